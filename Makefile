@@ -1,0 +1,34 @@
+# Two commands set up and use a fresh clone: `make run` (the main job on the bundled data)
+# and `make test` (the default test suite). Both create .venv on first use.
+PYTHON ?= python
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-slow lint lock clean-store
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), f"nowcast needs Python >= 3.12 (see .python-version); {sys.executable} is {sys.version.split()[0]}"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/nowcast run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow -o addopts=''
+
+lint: $(STAMP)
+	$(BIN)/ruff check nowcast tests benchmarks
+
+# Re-resolve and record the versions CI tests with.
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^nowcast' > requirements.lock
+
+clean-store:
+	rm -rf store
