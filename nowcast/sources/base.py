@@ -88,6 +88,9 @@ class Source:
     parse: Callable[[Path], pd.DataFrame]
     observe: Callable[[pd.DataFrame], pd.DataFrame]
     url: str = ""
+    # True when the file itself states each figure's publication date (release tables,
+    # published estimates); False when ``published_rule`` derives it from the period.
+    published_in_file: bool = False
 
     def load(self, path: str | Path, published: pd.Timestamp | None = None) -> pd.DataFrame:
         """Parse ``path`` into validated canonical observations.

@@ -1,0 +1,204 @@
+"""Command line: a thin layer over the Python API (``nowcast --help``)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from nowcast.errors import NowcastError
+
+app = typer.Typer(
+    help="Bayesian nowcasts of Russia's hidden crypto-mining export inflow.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+# Piped output (CI logs, files) gets a wide console so tables are not squeezed.
+console = Console(width=None if sys.stdout.isatty() else 200)
+
+StoreOpt = Annotated[
+    Path | None,
+    typer.Option("--store", help="Store folder (default: $NOWCAST_STORE or ./store)"),
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Data folder with a MANIFEST.toml (default: data/)")
+]
+AsOfOpt = Annotated[
+    str | None, typer.Option("--as-of", help="Use only what was published by this date")
+]
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(code=2)
+
+
+def _table(df: pd.DataFrame, title: str) -> Table:
+    table = Table(title=title, show_lines=False)
+    for col in df.columns:
+        table.add_column(str(col))
+    for row in df.itertuples(index=False):
+        table.add_row(*["" if pd.isna(v) else _fmt(v) for v in row])
+    return table
+
+
+def _fmt(v: object) -> str:
+    if isinstance(v, pd.Timestamp):
+        return f"{v:%Y-%m-%d}"
+    if isinstance(v, float):
+        return f"{v:,.4g}"
+    return str(v)
+
+
+@app.command()
+def sources() -> None:
+    """List every source: publisher, format, units, licence, how its publication date is set."""
+    from nowcast.sources import SOURCES
+
+    for s in SOURCES.values():
+        table = Table(
+            title=f"[bold]{s.name}[/]: {s.title}", show_header=False, title_justify="left"
+        )
+        table.add_column(style="dim")
+        table.add_column()
+        table.add_row("publisher", s.publisher)
+        table.add_row("format", s.file_format)
+        table.add_row("units", s.units)
+        table.add_row("licence", s.licence)
+        table.add_row(
+            "published date",
+            f"from the file ({s.published_rule})" if s.published_in_file else s.published_rule,
+        )
+        if s.url:
+            table.add_row("url", s.url)
+        console.print(table)
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="The publisher's file")],
+    source: Annotated[str, typer.Option("--source", help="Source name (see `nowcast sources`)")],
+    published: Annotated[
+        str | None, typer.Option("--published", help="Publication date for every figure")
+    ] = None,
+    simulated: Annotated[
+        bool | None,
+        typer.Option(
+            "--simulated/--real",
+            help="Mark as simulated or real (default: simulated if the folder has SIMULATED.txt)",
+        ),
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Validate one file and add its figures to the vintage store (all or nothing)."""
+    from nowcast.store import Store
+
+    try:
+        with Store(store) as st:
+            res = st.ingest(file, source, published=published, simulated=simulated)
+    except (NowcastError, KeyError) as exc:
+        _fail(exc)
+    kind = "SIMULATED" if res.simulated else "real"
+    if res.already_ingested:
+        console.print(f"{file}: already ingested ({res.file_sha256[:12]}); nothing changed")
+    else:
+        console.print(
+            f"{file}: {res.rows_in_file} figures read, {res.rows_added} new ({kind}) in {st.path}"
+        )
+
+
+@app.command()
+def data(
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+) -> None:
+    """What the store holds: each series, real or simulated, its frequency, first and last
+    period, how many vintages, when last published."""
+    from nowcast.store import Store
+
+    try:
+        with Store(store, read_only=True) as st:
+            summary = st.summary()
+    except NowcastError as exc:
+        _fail(exc)
+    _print_summary(summary)
+
+
+def _print_summary(summary: pd.DataFrame) -> None:
+    cols = [
+        "series",
+        "region",
+        "source",
+        "kind",
+        "frequency",
+        "first_period",
+        "last_period",
+        "periods",
+        "revised_periods",
+        "max_vintages",
+        "last_published",
+    ]
+    console.print(_table(summary[cols], "What the store holds"))
+    n_sim = int((summary["kind"] == "SIMULATED").sum())
+    if n_sim:
+        console.print(f"[bold yellow]{n_sim} SIMULATED series in this store[/]")
+
+
+@app.command("ingest-dir")
+def ingest_dir_cmd(data: DataOpt = None, store: StoreOpt = None) -> None:
+    """Ingest every file listed in a data folder's MANIFEST.toml."""
+    _ingest_dir(data, store)
+
+
+def _ingest_dir(data: Path | None, store: Path | None) -> Path:
+    from nowcast.datasets import bundled_data_dir, ingest_dir
+    from nowcast.store import Store
+
+    data_dir = data or bundled_data_dir()
+    t0 = time.perf_counter()
+    try:
+        with Store(store) as st:
+            results = ingest_dir(st, data_dir)
+            path = st.path
+    except (NowcastError, KeyError) as exc:
+        _fail(exc)
+    added = sum(r.rows_added for r in results)
+    console.print(
+        f"Ingested {len(results)} files from {data_dir} into {path}: {added} new figures"
+        f" ({time.perf_counter() - t0:.1f} s)"
+    )
+    return path
+
+
+@app.command()
+def run(data: DataOpt = None, store: StoreOpt = None, as_of: AsOfOpt = None) -> None:
+    """The main job on a data folder (default: the bundled real data): ingest what the store
+    lacks, then show what it holds and the ragged edge of the panel."""
+    from nowcast.panel import build_panel, ragged_edge
+    from nowcast.store import Store
+
+    _ingest_dir(data, store)
+    try:
+        with Store(store, read_only=True) as st:
+            _print_summary(st.summary())
+            panel = build_panel(st, as_of=as_of)
+    except NowcastError as exc:
+        _fail(exc)
+    edge = ragged_edge(panel)
+    console.print(
+        _table(
+            edge,
+            f"Ragged edge of the panel as of {panel.attrs['as_of']}"
+            f" ({panel.attrs['data_kind']} data)",
+        )
+    )
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

@@ -1,0 +1,44 @@
+"""Data folders: the bundled real dataset (``data/``) and simulated ones, each with a
+``MANIFEST.toml`` naming the source that parses each file."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from nowcast.errors import NowcastError
+from nowcast.store import IngestResult, Store, is_simulated_file
+
+MANIFEST = "MANIFEST.toml"
+
+
+def bundled_data_dir() -> Path:
+    """The repository's ``data/`` folder (real published files only)."""
+    here = Path(__file__).resolve().parents[1] / "data"
+    return here if here.exists() else Path.cwd() / "data"
+
+
+def read_manifest(data_dir: Path) -> dict[str, str]:
+    """File name -> source name, from ``data_dir/MANIFEST.toml``."""
+    path = data_dir / MANIFEST
+    if not path.exists():
+        raise NowcastError(f"{path}: not found; a data folder needs a {MANIFEST} listing its files")
+    try:
+        files = tomllib.loads(path.read_text(encoding="utf-8")).get("files")
+    except tomllib.TOMLDecodeError as exc:
+        raise NowcastError(f"{path}: malformed TOML: {exc}") from None
+    if not isinstance(files, dict) or not files:
+        raise NowcastError(f"{path}: expected a [files] table mapping file name = source name")
+    missing = [f for f in files if not (data_dir / f).exists()]
+    if missing:
+        raise NowcastError(f"{path}: lists files that are not in {data_dir}: {missing}")
+    return {str(k): str(v) for k, v in files.items()}
+
+
+def ingest_dir(store: Store, data_dir: Path) -> list[IngestResult]:
+    """Ingest every file a data folder's manifest lists; files already stored change nothing."""
+    manifest = read_manifest(data_dir)
+    return [
+        store.ingest(data_dir / name, source, simulated=is_simulated_file(data_dir / name))
+        for name, source in manifest.items()
+    ]
