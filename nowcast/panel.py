@@ -57,6 +57,8 @@ GRID: dict[str, GridRule] = {
         "electricity_production_mln_kwh", "value", regional=True
     ),
 }
+# A working-day series' month is complete when its last figure is this close to month end.
+WORKDAY_SLACK_DAYS = 4
 # Series that feed grid variables only, never period observations.
 _GRID_SERIES = {r.series for r in GRID.values()}
 
@@ -73,7 +75,13 @@ def _month_index(months: pd.DatetimeIndex) -> pd.PeriodIndex:
 def _daily_to_month(
     df: pd.DataFrame, months: pd.DatetimeIndex, how: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Aggregate daily rows to months; a month is kept only when every day is present."""
+    """Aggregate daily rows to months.
+
+    A month counts when every calendar day is present. Series published on working days only
+    (the key rate, Brent, the Bank of Russia's XML rates) count a month for means and
+    end-of-month values once a later day is known or the month's last figure lies within
+    ``WORKDAY_SLACK_DAYS`` of its end; sums always need every day.
+    """
     out = np.full(len(months), np.nan)
     ndays = np.zeros(len(months), dtype=int)
     if df.empty:
@@ -83,12 +91,22 @@ def _daily_to_month(
     grouped = day.groupby(per)["value"]
     agg = {"sum": grouped.sum(), "mean": grouped.mean(), "last": grouped.last()}[how]
     count = grouped.size()
-    pidx = _month_index(months)
-    for i, p in enumerate(pidx):
-        if p in count.index:
-            ndays[i] = count[p]
-            if count[p] == p.days_in_month:
-                out[i] = agg[p]
+    last_day = day.groupby(per)["period_start"].max()
+    latest = day["period_start"].max()
+    working_days_only = count.median() < 28
+    for i, p in enumerate(_month_index(months)):
+        if p not in count.index:
+            continue
+        ndays[i] = count[p]
+        end = p.end_time.normalize()
+        if count[p] == p.days_in_month:
+            complete = True
+        elif how == "sum" or not working_days_only:
+            complete = False
+        else:
+            complete = latest > end or (end - last_day[p]).days <= WORKDAY_SLACK_DAYS
+        if complete:
+            out[i] = agg[p]
     return out, ndays
 
 

@@ -12,6 +12,16 @@ from nowcast.sources.base import OBSERVATION_COLUMNS, Source
 _MODULES = [
     "coinmetrics",
     "cbr_fx",
+    "cbr_key_rate",
+    "cbr_bop",
+    "cbr_trade",
+    "eia_brent",
+    "cbeci",
+    "electricity",
+    "ember",
+    "rosstat",
+    "estimates",
+    "generic",
 ]
 
 

@@ -118,8 +118,7 @@ def parse(path: Path) -> pd.DataFrame:
         i = unknown.to_numpy().nonzero()[0][0]
         raise SourceError(
             path,
-            f"unknown country {country.iloc[i]!r}: add it to COUNTRIES in"
-            " nowcast/sources/cbeci.py",
+            f"unknown country {country.iloc[i]!r}: add it to COUNTRIES in nowcast/sources/cbeci.py",
             line=int(raw[LINE].iloc[i]),
             field=COUNTRY,
         )

@@ -71,9 +71,7 @@ SOURCE = Source(
     file_format="CSV: date,key_rate_pct (ISO date, one row per Bank of Russia working day)",
     units="% per annum",
     licence="Bank of Russia data; reuse with a reference to the source",
-    published_rule=(
-        "the rate in force on day D is announced before D takes effect: published = D"
-    ),
+    published_rule="the rate in force on day D is announced before D takes effect: published = D",
     parse=parse,
     observe=observe,
     url="https://www.cbr.ru/eng/hd_base/KeyRate/",

@@ -133,7 +133,7 @@ def _parse_monthly(
         {"period_start": month_start(day), "period_end": month_end(day), LINE: raw[LINE]}
     )
     for src, dst in columns.items():
-        tidy[dst] = to_number(path, raw, src) / 1000.0
+        tidy[dst] = (to_number(path, raw, src) / 1000.0).round(8)
     check_unique(path, tidy, ["period_start"], "month")
     tidy = validate(path, tidy, schema)
     _check_identities(path, tidy, identities)

@@ -1,0 +1,298 @@
+"""Build the PyMC model from a spec and prepared data, as a composition of small parts:
+hashrate share, fleet efficiency and power, regional allocation, electricity baselines,
+the hidden inflow, and one likelihood block per kind of evidence.
+
+Named quantities (dims in brackets): ``hashrate_share`` [month], ``mining_power_gw`` [month],
+``hidden_inflow_usd`` [month] (USD per month), ``hidden_inflow_usd_bn`` [month],
+``mining_revenue_usd_bn`` [month], ``electricity_cost_usd_bn`` [month],
+``region_share`` [region, month], ``electricity_twh`` [region, month].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from nowcast.constants import MONTH, REGION
+from nowcast.model import equations as eq
+from nowcast.model.data import Block, ModelData
+from nowcast.model.spec import ModelSpec, Prior
+
+YEAR = "year"
+MINING_REGION = "mining_region"
+
+
+def prior(name: str, p: Prior, **kwargs: object) -> pt.TensorVariable:
+    """A PyMC random variable from a spec prior."""
+    if p.dist == "Normal":
+        return pm.Normal(name, mu=p.mu, sigma=p.sigma, **kwargs)
+    if p.dist == "HalfNormal":
+        return pm.HalfNormal(name, sigma=p.sigma, **kwargs)
+    if p.dist == "LogNormal":
+        return pm.LogNormal(name, mu=p.mu, sigma=p.sigma, **kwargs)
+    if p.dist == "Beta":
+        return pm.Beta(name, alpha=p.alpha, beta=p.beta, **kwargs)
+    if p.dist == "Exponential":
+        return pm.Exponential(name, lam=p.lam, **kwargs)
+    if p.dist == "TruncatedNormal":
+        return pm.TruncatedNormal(name, mu=p.mu, sigma=p.sigma, lower=p.lower, **kwargs)
+    raise ValueError(f"unknown distribution {p.dist}")
+
+
+def obs_dim(block: str) -> str:
+    """Dim name of one evidence block's observations."""
+    return f"{block}_obs"
+
+
+def _period_sum(block: Block, monthly: pt.TensorVariable) -> pt.TensorVariable:
+    """Sum of a monthly quantity over each observation's period (one matrix product)."""
+    return pt.dot(block.weights, monthly)
+
+
+def _period_mean(block: Block, monthly: pt.TensorVariable) -> pt.TensorVariable:
+    w = block.weights / block.weights.sum(axis=1, keepdims=True)
+    return pt.dot(w, monthly)
+
+
+def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
+    """The hierarchical model of the hidden mining inflow for ``spec`` on ``data``."""
+    P = spec.priors
+    T = data.n_months
+    coords: dict[str, object] = {
+        MONTH: data.months,
+        REGION: data.regions,
+        MINING_REGION: data.regions[:-1],
+        YEAR: data.years,
+    }
+    for name, block in data.blocks.items():
+        if block.n:
+            coords[obs_dim(name)] = np.arange(block.n)
+    if spec.evidence.ruble:
+        coords["ruble_obs"] = data.months[1:]
+
+    with pm.Model(coords=coords) as model:
+        d = data.drivers
+        hashrate = pm.Data("hashrate_eh_s", d["hashrate_eh_s"], dims=MONTH)
+        revenue = pm.Data("network_revenue_usd", d["network_revenue_usd"], dims=MONTH)
+        issuance = pm.Data("issuance_btc", d["issuance_btc"], dims=MONTH)
+        usd_rub = pm.Data("usd_rub", d["usd_rub"], dims=MONTH)
+        hours = pm.Data("hours_in_month", data.hours, dims=MONTH)
+
+        # --- Russia's hashrate share: centred logit random walk
+        p0 = P["share_logit_init"]
+        step_sd = prior("share_step_sd", P["share_step_sd"])
+        share_logit = pm.GaussianRandomWalk(
+            "share_logit",
+            sigma=step_sd,
+            init_dist=pm.Normal.dist(mu=p0.mu, sigma=p0.sigma),
+            dims=MONTH,
+        )
+        share = pm.Deterministic("hashrate_share", eq.logistic(share_logit, pt), dims=MONTH)
+
+        # --- fleet efficiency and mining power
+        log_eff = prior("efficiency_2019_log_j_per_th", P["efficiency_2019_log_j_per_th"])
+        decline = prior("efficiency_decline_per_year", P["efficiency_decline_per_year"])
+        pue = prior("overhead_pue", P["overhead_pue"])
+        eff = pm.Deterministic(
+            "efficiency_j_per_th",
+            eq.fleet_efficiency_j_per_th(log_eff, decline, data.years_since_2019, pt),
+            dims=MONTH,
+        )
+        power = pm.Deterministic(
+            "mining_power_gw", eq.mining_power_gw(share, hashrate, eff, pue), dims=MONTH
+        )
+
+        # --- where the power is drawn: pooled region effects, slow trends, bans
+        a_mu = prior("alloc_logit_mean", P["alloc_logit_mean"])
+        a_sd = prior("alloc_logit_sd", P["alloc_logit_sd"])
+        a_z = pm.Normal("alloc_logit_z", 0.0, 1.0, dims=MINING_REGION)
+        b_sd = prior("alloc_trend_sd", P["alloc_trend_sd"])
+        b_z = pm.Normal("alloc_trend_z", 0.0, 1.0, dims=MINING_REGION)
+        ban_eff = prior("ban_effect", P["ban_effect"])
+        centre = data.years_since_start - data.years_since_start.mean()
+        logits = (
+            (a_mu + a_sd * a_z)[:, None]
+            + (b_sd * b_z)[:, None] * centre[None, :]
+            - ban_eff * data.ban
+        )
+        full = pt.concatenate([logits, pt.zeros((1, T))], axis=0)
+        region_share = pm.Deterministic(
+            "region_share", pt.special.softmax(full, axis=0), dims=(REGION, MONTH)
+        )
+
+        # --- electricity baselines: mining regions pooled; the rest of Russia with year effects
+        g_mu = prior("baseline_growth_per_year", P["baseline_growth_per_year"])
+        g_sd = prior("baseline_growth_sd", P["baseline_growth_sd"])
+        g_z = pm.Normal("baseline_growth_z", 0.0, 1.0, dims=REGION)
+        growth = g_mu + g_sd * g_z
+        amp = prior("seasonal_amplitude", P["seasonal_amplitude"], dims=REGION)
+        lvl = prior("baseline_log_level", P["baseline_log_level"], dims=MINING_REGION)
+        anchors = np.log(
+            np.array([spec.region_baseline_twh_per_year[r] for r in data.regions[:-1]]) / 12.0
+        )
+        rest_lvl = prior("rest_level_log", P["rest_level_log"])
+        yr_sd = prior("rest_year_effect_sd", P["rest_year_effect_sd"])
+        yr_z = pm.Normal("rest_year_z", 0.0, 1.0, dims=YEAR)
+        log_level = pt.concatenate(
+            [
+                (anchors + lvl)[:, None] + pt.zeros((1, T)),
+                (rest_lvl + yr_sd * yr_z[data.year_index])[None, :],
+            ],
+            axis=0,
+        )
+        base = eq.baseline_twh(
+            log_level,
+            growth[:, None],
+            data.years_since_start[None, :],
+            amp[:, None],
+            data.month_of_year[None, :],
+            pt,
+        )
+        mining_twh = eq.mining_electricity_twh(power, hours)
+        elec = pm.Deterministic(
+            "electricity_twh", base + region_share * mining_twh[None, :], dims=(REGION, MONTH)
+        )
+
+        # --- the hidden inflow
+        price = prior("electricity_price_rub_per_kwh", P["electricity_price_rub_per_kwh"])
+        psi_b = prior("psi_before", P["psi_before"])
+        psi_a = prior("psi_after", P["psi_after"])
+        psi = pt.switch(data.after_legalisation, psi_a, psi_b)
+        m_rev = pm.Deterministic(
+            "mining_revenue_usd_bn", eq.mining_revenue_usd_bn(share, revenue), dims=MONTH
+        )
+        cost = pm.Deterministic(
+            "electricity_cost_usd_bn",
+            eq.electricity_cost_usd_bn(power, hours, price, usd_rub),
+            dims=MONTH,
+        )
+        inflow = pm.Deterministic(
+            "hidden_inflow_usd_bn", eq.hidden_inflow_usd_bn(cost, m_rev, psi), dims=MONTH
+        )
+        pm.Deterministic("hidden_inflow_usd", inflow * 1e9, dims=MONTH)
+
+        _likelihoods(
+            spec,
+            data,
+            share_logit,
+            power,
+            region_share,
+            elec,
+            mining_twh,
+            share,
+            issuance,
+            m_rev,
+            inflow,
+        )
+    return model
+
+
+def _likelihoods(
+    spec, data, share_logit, power, region_share, elec, mining_twh, share, issuance, m_rev, inflow
+) -> None:
+    P = spec.priors
+    B = data.blocks
+
+    b = B["cbeci_share"]
+    if b.n:
+        sd = prior("cbeci_logit_sd", P["cbeci_logit_sd"])
+        pm.Normal(
+            "obs_cbeci_share_logit",
+            mu=_period_mean(b, share_logit),
+            sigma=sd,
+            observed=np.log(b.values / (1 - b.values)),
+            dims=obs_dim("cbeci_share"),
+        )
+
+    est_blocks = [
+        "share_estimates",
+        "power_gw",
+        "load_mw",
+        "mining_twh",
+        "btc_mined",
+        "mining_revenue",
+    ]
+    if any(B[k].n for k in est_blocks):
+        est_sd = prior("estimate_log_sd", P["estimate_log_sd"])
+        preds = {
+            "share_estimates": lambda blk: _period_mean(blk, share_logit),
+            "power_gw": lambda blk: pt.log(_period_mean(blk, power)),
+            "load_mw": lambda blk: pt.log(
+                (
+                    pt.as_tensor(blk.weights / blk.weights.sum(1, keepdims=True))
+                    * region_share[blk.group]
+                    * power[None, :]
+                ).sum(axis=1)
+                * 1e3
+            ),
+            "mining_twh": lambda blk: pt.log(_period_sum(blk, mining_twh)),
+            "btc_mined": lambda blk: pt.log(_period_sum(blk, share * issuance)),
+            "mining_revenue": lambda blk: pt.log(_period_sum(blk, m_rev)),
+        }
+        for k in est_blocks:
+            blk = B[k]
+            if not blk.n:
+                continue
+            observed = (
+                np.log(blk.values / (1 - blk.values))
+                if k == "share_estimates"
+                else np.log(blk.values)
+            )
+            pm.Normal(
+                f"obs_{k}", mu=preds[k](blk), sigma=est_sd, observed=observed, dims=obs_dim(k)
+            )
+
+    reg, nat = B["electricity_regional"], B["electricity_national"]
+    if reg.n or nat.n:
+        rel_sd = prior("electricity_obs_rel_sd", P["electricity_obs_rel_sd"])
+        if reg.n:
+            mu = (pt.as_tensor(reg.weights) * elec[reg.group]).sum(axis=1)
+            pm.Normal(
+                "obs_electricity_regional_twh",
+                mu=mu,
+                sigma=rel_sd * reg.values,
+                observed=reg.values,
+                dims=obs_dim("electricity_regional"),
+            )
+        if nat.n:
+            mu = _period_sum(nat, elec.sum(axis=0))
+            pm.Normal(
+                "obs_electricity_national_twh",
+                mu=mu,
+                sigma=rel_sd * nat.values,
+                observed=nat.values,
+                dims=obs_dim("electricity_national"),
+            )
+
+    if spec.evidence.ruble:
+        d = data.drivers
+        dlog_fx = np.diff(np.log(d["usd_rub"]))
+        dlog_oil = np.diff(np.log(d["brent_usd_per_bbl"]))
+        d_rate = np.diff(d["key_rate_pct"])
+        a = prior("ruble_intercept", P["ruble_intercept"])
+        b_oil = prior("ruble_oil_beta", P["ruble_oil_beta"])
+        b_rate = prior("ruble_rate_beta", P["ruble_rate_beta"])
+        gamma = prior("ruble_gamma", P["ruble_gamma"])
+        scale = prior("ruble_scale", P["ruble_scale"])
+        nu = prior("ruble_nu", P["ruble_nu"])
+        mu = a + b_oil * dlog_oil + b_rate * d_rate - gamma * inflow[1:]
+        pm.StudentT(
+            "obs_usd_rub_dlog", nu=nu + 2.0, mu=mu, sigma=scale, observed=dlog_fx, dims="ruble_obs"
+        )
+
+    eo = B["errors_omissions"]
+    if eo.n:
+        k0 = prior("eo_intercept", P["eo_intercept"])
+        shift = prior("eo_shift", P["eo_shift"])
+        k = prior("eo_k", P["eo_k"])
+        sd = prior("eo_sd", P["eo_sd"])
+        per_month = (k0 + shift * data.after_eo_shift) / 3.0 + k * inflow
+        n_months = eo.weights.sum(axis=1)
+        pm.Normal(
+            "obs_errors_omissions_usd_bn",
+            mu=_period_sum(eo, per_month),
+            sigma=sd * np.sqrt(n_months / 3.0),
+            observed=eo.values,
+            dims=obs_dim("errors_omissions"),
+        )

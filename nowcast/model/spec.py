@@ -1,0 +1,204 @@
+"""Model specifications: typed, frozen, unknown keys are errors.
+
+A spec (``models/*.toml``) names the evidence the model uses, the regions it models, every
+prior with its source, the ban covariates and the sampler settings. ``spec_hash`` fingerprints
+it so a posterior can be checked against the spec that produced it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from nowcast.errors import NowcastError
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Prior(_Frozen):
+    """One prior: a distribution, its parameters and where they come from."""
+
+    dist: Literal["Normal", "HalfNormal", "LogNormal", "Beta", "Exponential", "TruncatedNormal"]
+    mu: float | None = None
+    sigma: float | None = None
+    alpha: float | None = None
+    beta: float | None = None
+    lam: float | None = None
+    lower: float | None = None
+    source: str = Field(min_length=3, description="publication or reasoning behind the prior")
+
+    @model_validator(mode="after")
+    def _params(self) -> Prior:
+        need = {
+            "Normal": ("mu", "sigma"),
+            "HalfNormal": ("sigma",),
+            "LogNormal": ("mu", "sigma"),
+            "Beta": ("alpha", "beta"),
+            "Exponential": ("lam",),
+            "TruncatedNormal": ("mu", "sigma", "lower"),
+        }[self.dist]
+        missing = [p for p in need if getattr(self, p) is None]
+        if missing:
+            raise ValueError(f"{self.dist} prior needs {missing}")
+        return self
+
+    def describe(self) -> str:
+        """The distribution as text, e.g. ``Normal(mu=-2.6, sigma=0.7)``."""
+        fields = ("mu", "sigma", "alpha", "beta", "lam", "lower")
+        args = ", ".join(
+            f"{p}={getattr(self, p):g}" for p in fields if getattr(self, p) is not None
+        )
+        return f"{self.dist}({args})"
+
+
+class Evidence(_Frozen):
+    """Which kinds of evidence enter the likelihood (switch one off for an ablation)."""
+
+    hashrate_share: bool = True  # CBECI monthly map and published share estimates
+    electricity: bool = True  # regional and national electricity consumption figures
+    published_power: bool = True  # published mining power, regional mining load, mining TWh
+    btc_mined: bool = True  # published BTC mined / mining revenue in Russia
+    ruble: bool = True  # monthly USD/RUB changes
+    bop: bool = True  # balance-of-payments net errors and omissions
+
+
+class Ban(_Frozen):
+    """A regulatory mining ban in a region over a period (intensity 1 = the whole region)."""
+
+    region: str
+    start: str
+    end: str
+    intensity: float = Field(gt=0, le=1)
+    source: str
+
+
+class Sampler(_Frozen):
+    sampler: Literal["nutpie", "pymc", "numpyro"] = "nutpie"
+    draws: int = Field(1000, ge=10)
+    tune: int = Field(1000, ge=10)
+    chains: int = Field(4, ge=1)
+    target_accept: float = Field(0.9, gt=0.5, lt=1.0)
+    seed: int = 20261125
+
+
+class Thresholds(_Frozen):
+    """Diagnostics a run must meet (Vehtari et al. 2021 recommendations)."""
+
+    max_rhat: float = 1.01
+    min_ess_bulk: float = 400.0
+    min_ess_tail: float = 400.0
+    max_divergences: int = 0
+    min_bfmi: float = 0.3
+
+
+class ModelSpec(_Frozen):
+    name: str
+    description: str
+    start: str = "2016-01-01"
+    regions: list[str] = Field(default_factory=lambda: ["RU-IRK"])
+    region_baseline_twh_per_year: dict[str, float] = Field(default_factory=dict)
+    legalisation: str = "2024-11-01"  # psi may differ from this month on (221-FZ in force)
+    eo_shift: str = "2022-01-01"  # errors-and-omissions intercept shifts (sanctions, controls)
+    evidence: Evidence = Evidence()
+    priors: dict[str, Prior]
+    bans: list[Ban] = Field(default_factory=list)
+    sampler: Sampler = Sampler()
+    thresholds: Thresholds = Thresholds()
+
+    @model_validator(mode="after")
+    def _required_priors(self) -> ModelSpec:
+        missing = sorted(REQUIRED_PRIORS - set(self.priors))
+        unknown = sorted(set(self.priors) - REQUIRED_PRIORS)
+        if missing or unknown:
+            raise ValueError(f"priors: missing {missing}, unknown {unknown}")
+        no_anchor = [r for r in self.regions if r not in self.region_baseline_twh_per_year]
+        if no_anchor:
+            raise ValueError(f"region_baseline_twh_per_year lacks regions {no_anchor}")
+        return self
+
+    def spec_hash(self) -> str:
+        """SHA-256 (first 16 hex) of the spec's canonical JSON, sampler settings excluded."""
+        data = self.model_dump(mode="json", exclude={"sampler"})
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+    def prior_table(self) -> list[dict[str, str]]:
+        """Rows of (variable, distribution, source) for reports."""
+        return [
+            {"variable": k, "distribution": p.describe(), "source": p.source}
+            for k, p in sorted(self.priors.items())
+        ]
+
+
+REQUIRED_PRIORS = {
+    "share_logit_init",
+    "share_step_sd",
+    "cbeci_logit_sd",
+    "efficiency_2019_log_j_per_th",
+    "efficiency_decline_per_year",
+    "overhead_pue",
+    "electricity_price_rub_per_kwh",
+    "psi_before",
+    "psi_after",
+    "alloc_logit_mean",
+    "alloc_logit_sd",
+    "alloc_trend_sd",
+    "ban_effect",
+    "baseline_log_level",
+    "baseline_growth_per_year",
+    "baseline_growth_sd",
+    "seasonal_amplitude",
+    "rest_level_log",
+    "rest_year_effect_sd",
+    "electricity_obs_rel_sd",
+    "estimate_log_sd",
+    "ruble_intercept",
+    "ruble_oil_beta",
+    "ruble_rate_beta",
+    "ruble_gamma",
+    "ruble_scale",
+    "ruble_nu",
+    "eo_intercept",
+    "eo_shift",
+    "eo_k",
+    "eo_sd",
+}
+
+
+def load_spec(name_or_path: str | Path = "default") -> ModelSpec:
+    """Load ``models/<name>.toml`` (or a path). Errors name the file and the bad field."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = MODELS_DIR / f"{name_or_path}.toml"
+    if not path.exists():
+        known = sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+        raise NowcastError(f"{path}: model spec not found; known specs: {known}")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise NowcastError(f"{path}: malformed TOML: {exc}") from None
+    base = raw.pop("extends", None)
+    if base is not None:
+        parent = load_spec(path.parent / f"{base}.toml").model_dump(mode="json")
+        raw = _merge(parent, raw)
+    try:
+        return ModelSpec.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise NowcastError(f"{path}: field '{loc}': {first['msg']}") from None
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
