@@ -40,6 +40,48 @@ def prior(name: str, p: Prior, **kwargs: object) -> pt.TensorVariable:
     raise ValueError(f"unknown distribution {p.dist}")
 
 
+def mixed_random_walk(
+    name: str, init: Prior, step_sd: pt.TensorVariable, centred: np.ndarray
+) -> pt.TensorVariable:
+    """A Gaussian random walk over ``month``, centred at the months flagged in ``centred``
+    (the walk's value is the free parameter there) and non-centred elsewhere (the standardised
+    step is). Tightly observed stretches sample well centred, unobserved ones non-centred
+    (measured on the real data: either choice alone leaves a funnel).
+
+    Built run by run, each a proper random variable, so prior sampling works too.
+    """
+    pieces = []
+    last = None
+    t = 0
+    k = 0
+    T = len(centred)
+    while t < T:
+        end = t
+        while end < T and centred[end] == centred[t]:
+            end += 1
+        n = end - t
+        mu0, sd0 = (init.mu, init.sigma) if last is None else (last, step_sd)
+        if centred[t]:
+            if n == 1:
+                piece = pm.Normal(f"{name}_centred_{k}", mu=mu0, sigma=sd0, shape=1)
+            else:
+                piece = pm.GaussianRandomWalk(
+                    f"{name}_centred_{k}",
+                    sigma=step_sd,
+                    init_dist=pm.Normal.dist(mu=mu0, sigma=sd0),
+                    steps=n - 1,
+                )
+        else:
+            z = pm.Normal(f"{name}_step_z_{k}", 0.0, 1.0, shape=n)
+            scales = pt.concatenate([pt.stack([pt.as_tensor(sd0)]), pt.repeat(step_sd, n - 1)])
+            piece = mu0 + pt.cumsum(scales * z)
+        pieces.append(piece)
+        last = piece[-1]
+        t = end
+        k += 1
+    return pm.Deterministic(name, pt.concatenate(pieces), dims=MONTH)
+
+
 def obs_dim(block: str) -> str:
     """Dim name of one evidence block's observations."""
     return f"{block}_obs"
@@ -79,15 +121,11 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         usd_rub = pm.Data("usd_rub", d["usd_rub"], dims=MONTH)
         hours = pm.Data("hours_in_month", data.hours, dims=MONTH)
 
-        # --- Russia's hashrate share: centred logit random walk
-        p0 = P["share_logit_init"]
+        # --- Russia's hashrate share: logit random walk, centred where the CBECI map observes
+        # it month by month and non-centred elsewhere (measured: either alone gives a funnel)
         step_sd = prior("share_step_sd", P["share_step_sd"])
-        share_logit = pm.GaussianRandomWalk(
-            "share_logit",
-            sigma=step_sd,
-            init_dist=pm.Normal.dist(mu=p0.mu, sigma=p0.sigma),
-            dims=MONTH,
-        )
+        centred = data.blocks["cbeci_share"].weights.sum(axis=0) > 0
+        share_logit = mixed_random_walk("share_logit", P["share_logit_init"], step_sd, centred)
         share = pm.Deterministic("hashrate_share", eq.logistic(share_logit, pt), dims=MONTH)
 
         # --- fleet efficiency and mining power
@@ -105,17 +143,22 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
 
         # --- where the power is drawn: pooled region effects, slow trends, bans
         a_mu = prior("alloc_logit_mean", P["alloc_logit_mean"])
-        a_sd = prior("alloc_logit_sd", P["alloc_logit_sd"])
-        a_z = pm.Normal("alloc_logit_z", 0.0, 1.0, dims=MINING_REGION)
-        b_sd = prior("alloc_trend_sd", P["alloc_trend_sd"])
-        b_z = pm.Normal("alloc_trend_z", 0.0, 1.0, dims=MINING_REGION)
+        if len(data.regions) > 2:
+            a_sd = prior("alloc_logit_sd", P["alloc_logit_sd"])
+            a_z = pm.Normal("alloc_logit_z", 0.0, 1.0, dims=MINING_REGION)
+            alloc = a_mu + a_sd * a_z
+        else:
+            # one mining region: nothing to pool, and a pooling scale would only add a funnel
+            alloc = pt.stack([a_mu])
+        if len(data.regions) > 2:
+            b_sd = prior("alloc_trend_sd", P["alloc_trend_sd"])
+            trend = b_sd * pm.Normal("alloc_trend_z", 0.0, 1.0, dims=MINING_REGION)
+        else:
+            # one region: its trend directly, with the pooled scale's prior scale as its sd
+            trend = pm.Normal("alloc_trend", 0.0, P["alloc_trend_sd"].sigma, dims=MINING_REGION)
         ban_eff = prior("ban_effect", P["ban_effect"])
         centre = data.years_since_start - data.years_since_start.mean()
-        logits = (
-            (a_mu + a_sd * a_z)[:, None]
-            + (b_sd * b_z)[:, None] * centre[None, :]
-            - ban_eff * data.ban
-        )
+        logits = alloc[:, None] + trend[:, None] * centre[None, :] - ban_eff * data.ban
         full = pt.concatenate([logits, pt.zeros((1, T))], axis=0)
         region_share = pm.Deterministic(
             "region_share", pt.special.softmax(full, axis=0), dims=(REGION, MONTH)
