@@ -176,10 +176,131 @@ def _ingest_dir(data: Path | None, store: Path | None) -> Path:
     return path
 
 
+SamplerOpt = Annotated[
+    str | None, typer.Option("--sampler", help="nutpie (default), pymc or numpyro")
+]
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the SIMULATED dataset")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed")] = 1,
+    months: Annotated[int, typer.Option("--months", help="Number of months T")] = 120,
+    start: Annotated[
+        str | None, typer.Option("--start", help="First month (default: T months to the end)")
+    ] = None,
+    rich: Annotated[
+        bool, typer.Option("--rich", help="Monthly regional electricity and a monthly share")
+    ] = False,
+) -> None:
+    """Draw a SIMULATED dataset from the model's generative story, in the publishers' formats,
+    with truth.csv (true monthly hidden inflow in USD, hashrate share, mining power)."""
+    from nowcast.simulate import simulate as run_simulation
+
+    try:
+        sim = run_simulation(out, seed=seed, months=months, start=start, rich=rich)
+    except NowcastError as exc:
+        _fail(exc)
+    t = sim.truth
+    console.print(
+        f"[bold yellow]SIMULATED[/] dataset in {sim.out_dir}: {len(t)} months"
+        f" {t.month.iloc[0]:%Y-%m}..{t.month.iloc[-1]:%Y-%m};"
+        f" true hidden inflow {t.hidden_inflow_usd.sum() / 1e9:.2f} bn USD in all."
+        f" Ingest with: nowcast ingest-dir --data {sim.out_dir} --store DIR"
+    )
+
+
+def _fit(
+    store: Path | None,
+    as_of: str | None,
+    spec_name: str,
+    overrides: dict[str, object],
+    strict: bool,
+) -> tuple[object, Path]:
+    from nowcast.fit import fit as run_fit
+    from nowcast.fit import save_run
+    from nowcast.model.spec import load_spec
+    from nowcast.panel import build_panel
+    from nowcast.store import Store, default_store_dir
+
+    try:
+        spec = load_spec(spec_name)
+        sampler = spec.sampler.model_copy(
+            update={k: v for k, v in overrides.items() if v is not None}
+        )
+        with Store(store, read_only=True) as st:
+            simulated = not st.as_of(as_of).shape[0] and bool(
+                st.as_of(as_of, simulated=True).shape[0]
+            )
+            panel = build_panel(st, as_of=as_of, start=spec.start, simulated=simulated)
+        kind = panel.attrs["data_kind"]
+        console.print(
+            f"Fitting [bold]{spec.name}[/] ({spec.spec_hash()}) to {kind} data as of"
+            f" {panel.attrs['as_of']}, {panel.sizes['month']} months, with {sampler.sampler}:"
+            f" {sampler.chains} chains x {sampler.draws} draws (+{sampler.tune} tuning)"
+        )
+        with console.status("sampling ..."):
+            result = run_fit(panel, spec, sampler=sampler)
+        run_path = save_run(result, Path(store) if store else default_store_dir())
+    except NowcastError as exc:
+        _fail(exc)
+    d = result.diagnostics
+    console.print(_table(d.table.round(4), "Convergence diagnostics"))
+    console.print(
+        f"divergences: {d.divergences}; E-BFMI per chain: {[round(b, 2) for b in d.bfmi]};"
+        f" times: {', '.join(f'{k} {v:.1f}' for k, v in result.timings.items())}"
+    )
+    if d.ok:
+        console.print("[green]Diagnostics: all thresholds met.[/]")
+    else:
+        for p in d.problems:
+            console.print(f"[bold red]Diagnostics FAILED:[/] {p}")
+        console.print("[red]Treat this posterior with suspicion: rerun with more tuning.[/]")
+    if kind != "real":
+        console.print("[bold yellow]This fit rests on SIMULATED data.[/]")
+    console.print(f"Posterior saved in {run_path}")
+    if strict and not d.ok:
+        raise typer.Exit(code=3)
+    return result, run_path
+
+
+@app.command()
+def fit(
+    data: DataOpt = None,
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    spec: Annotated[
+        str, typer.Option("--spec", help="Model spec in models/ or a path")
+    ] = "default",
+    sampler: SamplerOpt = None,
+    draws: Annotated[int | None, typer.Option("--draws")] = None,
+    tune: Annotated[int | None, typer.Option("--tune")] = None,
+    chains: Annotated[int | None, typer.Option("--chains")] = None,
+    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Exit non-zero when diagnostics miss thresholds")
+    ] = False,
+) -> None:
+    """Fit the model and save the posterior (netCDF) with diagnostics and provenance.
+
+    With --data, the folder is ingested first (what the store lacks)."""
+    if data is not None:
+        _ingest_dir(data, store)
+    _fit(
+        store,
+        as_of,
+        spec,
+        {"sampler": sampler, "draws": draws, "tune": tune, "chains": chains, "seed": seed},
+        strict,
+    )
+
+
 @app.command()
 def run(data: DataOpt = None, store: StoreOpt = None, as_of: AsOfOpt = None) -> None:
     """The main job on a data folder (default: the bundled real data): ingest what the store
-    lacks, then show what it holds and the ragged edge of the panel."""
+    lacks, show what it holds and the ragged edge, fit the default model and print the
+    nowcast of the hidden inflow."""
+    from nowcast.fit import inflow_summary
     from nowcast.panel import build_panel, ragged_edge
     from nowcast.store import Store
 
@@ -198,6 +319,12 @@ def run(data: DataOpt = None, store: StoreOpt = None, as_of: AsOfOpt = None) -> 
             f" ({panel.attrs['data_kind']} data)",
         )
     )
+    result, run_path = _fit(store, as_of, "default", {}, strict=False)
+    q = inflow_summary(result.tree).tail(6) / 1e6
+    q.index = q.index.strftime("%Y-%m")
+    cols = {"mean": "mean", "q050": "5%", "q500": "median", "q950": "95%"}
+    table = q[list(cols)].rename(columns=cols).round(1).reset_index()
+    console.print(_table(table, "Hidden mining inflow, USD million per month (90% interval)"))
 
 
 def main() -> None:  # pragma: no cover - console entry point

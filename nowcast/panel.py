@@ -125,9 +125,7 @@ def _monthly_value(df: pd.DataFrame, months: pd.DatetimeIndex) -> np.ndarray:
     return out
 
 
-def period_weights(
-    starts: pd.Series, ends: pd.Series, months: pd.DatetimeIndex
-) -> np.ndarray:
+def period_weights(starts: pd.Series, ends: pd.Series, months: pd.DatetimeIndex) -> np.ndarray:
     """Fraction of each month that each period covers (rows: periods, columns: months)."""
     m0 = months.values.astype("datetime64[D]")
     m1 = (months + pd.offsets.MonthEnd(0)).values.astype("datetime64[D]")
@@ -169,9 +167,7 @@ def panel_from_observations(
             if df.empty:
                 continue
             regions = sorted(df["region"].unique())
-            arr = np.stack(
-                [_monthly_value(df[df["region"] == r], months) for r in regions], axis=1
-            )
+            arr = np.stack([_monthly_value(df[df["region"] == r], months) for r in regions], axis=1)
             ds[name] = ((MONTH, f"{REGION}_{name}"), arr * rule.scale)
             ds = ds.assign_coords({f"{REGION}_{name}": regions})
             masks[name] = np.isfinite(arr).any(axis=1)
@@ -190,9 +186,11 @@ def panel_from_observations(
     periods = obs[~obs["series"].isin(_GRID_SERIES) & (days > 1)].copy()
     inside = (periods["period_start"] >= window_start) & (periods["period_end"] <= window_end)
     dropped = int((~inside).sum())
-    periods = periods[inside].sort_values(
-        ["series", "region", "period_start", "period_end", "observer"]
-    ).reset_index(drop=True)
+    periods = (
+        periods[inside]
+        .sort_values(["series", "region", "period_start", "period_end", "observer"])
+        .reset_index(drop=True)
+    )
     weights = period_weights(periods["period_start"], periods["period_end"], months)
     ds = ds.assign_coords(
         {
@@ -225,7 +223,9 @@ def panel_from_observations(
         pd.util.hash_pandas_object(
             obs[["series", "region", "period_start", "period_end", "value", "published"]],
             index=False,
-        ).to_numpy().tobytes()
+        )
+        .to_numpy()
+        .tobytes()
     ).hexdigest()[:16]
     ds.attrs.update(
         as_of=str(pd.Timestamp(as_of).date()) if as_of is not None else "latest",
@@ -255,6 +255,10 @@ def build_panel(
     if obs.empty:
         kind = "simulated" if simulated else "real"
         raise NowcastError(f"the store holds no {kind} figures published by {as_of or 'now'}")
+    first_onchain = obs.loc[obs["series"] == "btc_hashrate_th_s", "period_start"].min()
+    if pd.notna(first_onchain):
+        # the window cannot start before the on-chain drivers do
+        start = max(pd.Timestamp(start), first_onchain.to_period("M").to_timestamp())
     if end is None:
         hr = obs[obs["series"] == "btc_hashrate_th_s"]
         if hr.empty:

@@ -211,9 +211,7 @@ class Store:
             return obs.drop(columns="_row").assign(_revision=False)
         for col in ("period_start", "period_end", "published"):
             old[col] = pd.to_datetime(old[col]).astype("datetime64[ns]")
-        pairs = obs[[*KEY, "_row", "value", "published"]].merge(
-            old, on=KEY, suffixes=("", "_old")
-        )
+        pairs = obs[[*KEY, "_row", "value", "published"]].merge(old, on=KEY, suffixes=("", "_old"))
         known = pairs[pairs["published_old"] <= pairs["published"]]
         latest = known.sort_values("published_old").groupby("_row").tail(1)
         same = set(latest.loc[latest["value"] == latest["value_old"], "_row"])

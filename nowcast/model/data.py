@@ -128,9 +128,9 @@ def _ban_matrix(spec: ModelSpec, months: pd.DatetimeIndex) -> np.ndarray:
 def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
     """Select and shape the panel's evidence for ``spec``; drivers must be complete."""
     months = pd.DatetimeIndex(panel[MONTH].values)
-    start = pd.Timestamp(spec.start)
-    if months[0] > start:
-        raise NowcastError(f"panel starts {months[0]:%Y-%m}, after the spec's start {start:%Y-%m}")
+    # the window starts at the spec's start, or later where the panel itself starts later
+    # (a simulated dataset, a store holding only recent data)
+    start = max(pd.Timestamp(spec.start), months[0])
     panel = panel.sel({MONTH: slice(start, None)})
     months = pd.DatetimeIndex(panel[MONTH].values)
     # period observations reaching before the window no longer sum over modelled months

@@ -171,9 +171,7 @@ def read_table(
     return df
 
 
-def _fail_first(
-    path: Path, df: pd.DataFrame, bad: pd.Series, field: str, expected: str
-) -> None:
+def _fail_first(path: Path, df: pd.DataFrame, bad: pd.Series, field: str, expected: str) -> None:
     if bad.any():
         i = bad.to_numpy().nonzero()[0][0]
         row = df.iloc[i]
@@ -214,9 +212,7 @@ def to_number(
     return values
 
 
-def to_date(
-    path: Path, df: pd.DataFrame, field: str, fmt: str = "%Y-%m-%d"
-) -> pd.Series:
+def to_date(path: Path, df: pd.DataFrame, field: str, fmt: str = "%Y-%m-%d") -> pd.Series:
     """Convert a text column to dates with ``fmt``; the first bad cell raises ``SourceError``."""
     text = df[field].astype(str).str.strip()
     dates = pd.to_datetime(text, format=fmt, errors="coerce")

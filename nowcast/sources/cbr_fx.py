@@ -53,9 +53,7 @@ def _read_xml(path: Path) -> pd.DataFrame:
         nominal = rec.findtext("Nominal") or "1"
         if value is None:
             raise SourceError(path, "expected a <Value> element", field=f"Record #{n}")
-        rows.append(
-            {"date": rec.get("Date", ""), "value": value, "nominal": nominal, LINE: n}
-        )
+        rows.append({"date": rec.get("Date", ""), "value": value, "nominal": nominal, LINE: n})
     if not rows:
         raise SourceError(path, "no <Record> elements: expected one per rate date")
     return pd.DataFrame(rows)
