@@ -296,6 +296,63 @@ def fit(
 
 
 @app.command()
+def identify(
+    run_path: Annotated[
+        Path | None, typer.Option("--run", help="A run folder (default: the latest in the store)")
+    ] = None,
+    store: StoreOpt = None,
+    ablation: Annotated[
+        bool, typer.Option("--ablation", help="Also refit leaving out each kind of evidence")
+    ] = False,
+    draws: Annotated[int | None, typer.Option("--draws", help="Draws per ablation fit")] = None,
+) -> None:
+    """What the data identify: posterior narrowing against the prior, power-scaling
+    sensitivity to the prior and to each kind of evidence, and (with --ablation) the annual
+    hidden inflow's interval when each kind of evidence is left out."""
+    from nowcast import identify as ident
+    from nowcast.fit import load_run
+    from nowcast.store import default_store_dir
+
+    root = Path(store) if store else default_store_dir()
+    try:
+        if run_path is None:
+            runs = sorted((root / "runs").glob("*/posterior.nc"))
+            if not runs:
+                raise NowcastError(f"no fitted runs in {root / 'runs'}: run `nowcast fit` first")
+            run_path = runs[-1].parent
+        tree = load_run(run_path)
+    except NowcastError as exc:
+        _fail(exc)
+    if tree.attrs.get("data_kind") != "real":
+        console.print("[bold yellow]This posterior rests on SIMULATED data.[/]")
+    narrow = ident.narrowing(tree)
+    console.print(_table(narrow.round(3), "Narrowing: 1 - posterior variance / prior variance"))
+    with console.status("power-scaling sensitivity ..."):
+        sens = ident.sensitivity(ident.add_log_densities(tree))
+    console.print(_table(sens.round(3), "Power-scaling sensitivity (above 0.05: sensitive)"))
+    _write_csv(narrow, Path(run_path) / "narrowing.csv")
+    _write_csv(sens, Path(run_path) / "sensitivity.csv")
+    if ablation:
+        spec = ident.spec_of(tree)
+        sampler = spec.sampler
+        if draws is not None:
+            sampler = sampler.model_copy(update={"draws": draws})
+        with console.status("refitting without each kind of evidence ..."):
+            abl = ident.ablation(tree["panel"].to_dataset(), sampler=sampler, full=tree)
+        console.print(
+            _table(abl.round(3), "Annual hidden inflow, USD bn, 90% interval, by evidence used")
+        )
+        _write_csv(abl, Path(run_path) / "ablation.csv")
+    console.print(f"Tables saved in {run_path}")
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    df.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+@app.command()
 def run(data: DataOpt = None, store: StoreOpt = None, as_of: AsOfOpt = None) -> None:
     """The main job on a data folder (default: the bundled real data): ingest what the store
     lacks, show what it holds and the ragged edge, fit the default model and print the

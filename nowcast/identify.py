@@ -1,0 +1,238 @@
+"""Identification, reported rather than hidden: how much each quantity learned from the data.
+
+* ``narrowing``: 1 - posterior variance / prior variance, for every parameter and latent
+  quantity (per element, summarised by median, min and max over months or regions);
+* ``sensitivity``: power-scaling sensitivity (Kallioinen et al. 2023, as arviz provides) to
+  the prior and to each likelihood, i.e. each kind of evidence;
+* ``ablation``: the hidden inflow's annual 90% interval when each kind of evidence is left out
+  (a spec variant per kind, ``models/no_*.toml``), against the full model.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+from pytensor.compile.mode import get_mode
+
+from nowcast.constants import CHAIN, DRAW, MONTH
+from nowcast.fit import FORWARD_COMPILE, fit
+from nowcast.model.build import build_model
+from nowcast.model.data import prepare
+from nowcast.model.spec import ModelSpec, Sampler, load_spec
+
+LATENT = ["hidden_inflow_usd", "hashrate_share", "mining_power_gw", "efficiency_j_per_th"]
+ABLATIONS = [
+    "no_electricity",
+    "no_published_power",
+    "no_hashrate_share",
+    "no_btc_mined",
+    "no_ruble",
+    "no_bop",
+]
+SAMPLE = (CHAIN, DRAW)
+
+
+def spec_of(tree: xr.DataTree) -> ModelSpec:
+    """The spec a saved posterior was fitted with (from its attributes)."""
+    return ModelSpec.model_validate_json(tree.attrs["spec_json"])
+
+
+def model_of(tree: xr.DataTree) -> pm.Model:
+    """Rebuild the PyMC model of a saved posterior from its own panel and spec."""
+    spec = spec_of(tree)
+    return build_model(spec, prepare(tree["panel"].to_dataset(), spec))
+
+
+def _scalar_params(tree: xr.DataTree) -> list[str]:
+    prior = tree["prior"].to_dataset()
+    post = tree["posterior"].to_dataset()
+    return [
+        v
+        for v in post.data_vars
+        if v in prior and post[v].ndim == 2 and not v.endswith(("_z", "_centred"))
+    ]
+
+
+def narrowing(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.DataFrame:
+    """1 - posterior variance / prior variance per variable (0: learned nothing, 1: pinned).
+
+    For a vector quantity the median, min and max over its elements are given."""
+    names = var_names or [*_scalar_params(tree), *[v for v in LATENT if v in tree["posterior"]]]
+    post = tree["posterior"].to_dataset()
+    prior = tree["prior"].to_dataset()
+    rows = []
+    for v in names:
+        pv = post[v].var(SAMPLE).values.ravel()
+        qv = prior[v].var(SAMPLE).values.ravel()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = 1.0 - pv / qv
+        rows.append(
+            {
+                "variable": v,
+                "size": r.size,
+                "prior_sd": float(np.sqrt(np.median(qv))),
+                "posterior_sd": float(np.sqrt(np.median(pv))),
+                "narrowing": float(np.nanmedian(r)),
+                "narrowing_min": float(np.nanmin(r)),
+                "narrowing_max": float(np.nanmax(r)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def add_log_densities(tree: xr.DataTree, model: pm.Model | None = None) -> xr.DataTree:
+    """A copy of ``tree`` with ``log_likelihood`` (one variable per kind of evidence) and
+    ``log_prior`` groups, which power-scaling sensitivity needs."""
+    model = model or model_of(tree)
+    free = [v.name for v in model.free_RVs]
+    post = tree["posterior"].to_dataset()[free]
+    ll = pm.compute_log_likelihood(
+        xr.DataTree.from_dict({"/posterior": post}),
+        model=model,
+        extend_inferencedata=False,
+        progressbar=False,
+        compile_kwargs=FORWARD_COMPILE,
+    )
+    ll = ll["log_likelihood"].to_dataset() if isinstance(ll, xr.DataTree) else ll
+    # joint log prior density of the free parameters on their own (constrained) scale, draw by
+    # draw: a copy of the model without value transforms takes the posterior draws as they are
+    from pymc.model.transform.conditioning import remove_value_transforms
+
+    plain = remove_value_transforms(model)
+    # terms kept apart (sum=False): a single sum of 30+ terms exceeds the Python linker's
+    # operand limit, and the C or Numba linkers take 10+ s to compile this once-off function
+    terms = [t.sum() for t in plain.logp(vars=plain.free_RVs, jacobian=False, sum=False)]
+    logp_terms = plain.compile_fn(
+        terms,
+        inputs=plain.value_vars,
+        on_unused_input="ignore",
+        mode=get_mode("FAST_COMPILE"),
+    )
+    values = {plain.rvs_to_values[rv].name: post[rv.name].values for rv in plain.free_RVs}
+    n_chain, n_draw = post.sizes[CHAIN], post.sizes[DRAW]
+    lp = np.array(
+        [
+            [
+                float(np.sum(logp_terms({k: v[c, d] for k, v in values.items()})))
+                for d in range(n_draw)
+            ]
+            for c in range(n_chain)
+        ]
+    )
+    log_prior = xr.Dataset(
+        {"prior": ((CHAIN, DRAW), lp)}, coords={CHAIN: post[CHAIN], DRAW: post[DRAW]}
+    )
+    out = tree.copy()
+    out["log_likelihood"] = xr.DataTree(ll)
+    out["log_prior"] = xr.DataTree(log_prior)
+    return out
+
+
+# Which likelihood terms make up each kind of evidence (names of the model's observed vars).
+EVIDENCE_TERMS = {
+    "hashrate_share": ["obs_cbeci_share_logit", "obs_share_estimates"],
+    "electricity": ["obs_electricity_regional_twh", "obs_electricity_national_twh"],
+    "published_power": ["obs_power_gw", "obs_load_mw", "obs_mining_twh"],
+    "btc_mined": ["obs_btc_mined", "obs_mining_revenue"],
+    "ruble": ["obs_usd_rub_dlog"],
+    "bop": ["obs_errors_omissions_usd_bn"],
+}
+SENSITIVITY_THRESHOLD = 0.05  # arviz / priorsense default
+
+
+def sensitivity(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.DataFrame:
+    """Power-scaling sensitivity of each variable to the prior and to each kind of evidence
+    (``tree`` needs the groups ``add_log_densities`` adds). Vector quantities are summarised
+    by the median over their elements. Values above 0.05 mean the posterior moves when that
+    component is scaled: a sensitive prior with insensitive likelihoods means the data say
+    little about the variable."""
+    names = var_names or [*_scalar_params(tree), *[v for v in LATENT if v in tree["posterior"]]]
+    present = set(tree["log_likelihood"].to_dataset().data_vars)
+    cols: dict[str, xr.Dataset] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # arviz warns about Pareto-k on weak components
+        cols["prior"] = az.psense(tree, var_names=names, group="prior")
+        for kind, terms in EVIDENCE_TERMS.items():
+            use = [t for t in terms if t in present]
+            if use:
+                cols[kind] = az.psense(
+                    tree, var_names=names, group="likelihood", group_var_names=use
+                )
+    rows = []
+    for v in names:
+        row: dict[str, object] = {"variable": v}
+        for k, ds in cols.items():
+            row[k] = float(np.nanmedian(np.asarray(ds[v])))
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    like = [c for c in df.columns if c not in ("variable", "prior")]
+    strong_prior = df["prior"] > SENSITIVITY_THRESHOLD
+    any_like = (df[like] > SENSITIVITY_THRESHOLD).any(axis=1)
+    df["diagnosis"] = np.select(
+        [strong_prior & any_like, strong_prior & ~any_like],
+        ["prior-data conflict or prior still matters", "prior dominates: weak evidence"],
+        default="data dominate",
+    )
+    return df
+
+
+def annual_inflow_interval(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:
+    """Annual hidden inflow (USD bn): posterior median and central ``prob`` interval by year
+    (complete years in the window only)."""
+    f = tree["posterior"]["hidden_inflow_usd"] / 1e9
+    months = pd.DatetimeIndex(f[MONTH].values)
+    full = [y for y in sorted(set(months.year)) if (months.year == y).sum() == 12]
+    yearly = f.groupby(f[MONTH].dt.year).sum().sel(year=full)
+    lo, mid, hi = (
+        yearly.quantile(q, dim=SAMPLE).values for q in ((1 - prob) / 2, 0.5, (1 + prob) / 2)
+    )
+    return pd.DataFrame({"year": full, "median": mid, "lower": lo, "upper": hi})
+
+
+def ablation(
+    panel: xr.Dataset,
+    variants: list[str] | None = None,
+    *,
+    sampler: Sampler | None = None,
+    full: xr.DataTree | None = None,
+    years: list[int] | None = None,
+) -> pd.DataFrame:
+    """The annual hidden inflow's 90% interval with all evidence and with each kind left out.
+
+    Each variant (``models/no_*.toml``) is fitted to the same panel with the same sampler
+    settings; ``full`` reuses an existing fit of the default spec."""
+    variants = variants if variants is not None else ABLATIONS
+    sampler = sampler or load_spec().sampler
+    fits: dict[str, xr.DataTree] = {}
+    fits["all evidence"] = (
+        full if full is not None else fit(panel, load_spec(), sampler=sampler).tree
+    )
+    for name in variants:
+        fits[f"without {name.removeprefix('no_').replace('_', ' ')}"] = fit(
+            panel, load_spec(name), sampler=sampler
+        ).tree
+    rows = []
+    for label, tree in fits.items():
+        iv = annual_inflow_interval(tree)
+        if years is not None:
+            iv = iv[iv.year.isin(years)]
+        for r in iv.itertuples(index=False):
+            rows.append(
+                {
+                    "evidence": label,
+                    "year": r.year,
+                    "median": r.median,
+                    "lower": r.lower,
+                    "upper": r.upper,
+                    "width": r.upper - r.lower,
+                }
+            )
+    df = pd.DataFrame(rows)
+    base = df[df.evidence == "all evidence"].set_index("year")["width"]
+    df["width_vs_all"] = df["width"] / df["year"].map(base)
+    return df
