@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow -o addopts=''
+	$(BIN)/python -m pytest -q -s -m slow -o addopts=''
 
 lint: $(STAMP)
 	$(BIN)/ruff check nowcast tests benchmarks

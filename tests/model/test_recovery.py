@@ -102,3 +102,43 @@ def test_rich_evidence_inflow_posterior_mean_beats_prior(rich_evidence):
     q = res.tree["posterior"]["mining_power_gw"].quantile([0.05, 0.95], ("chain", "draw"))
     truth = sim.truth["mining_power_gw"].to_numpy()
     assert (((q[0].values <= truth) & (truth <= q[1].values)).mean()) >= 0.8
+
+
+# --- identification on the same fit -------------------------------------------------------
+
+
+def test_narrowing_separates_identified_from_unidentified(real_availability):
+    from nowcast.identify import narrowing
+
+    _, res = real_availability
+    n = narrowing(res.tree).set_index("variable")["narrowing"]
+    assert n["hashrate_share"] > 0.5  # the CBECI map observes it
+    assert n["psi_before"] < 0.3  # nothing public measures the converted fraction
+
+
+def test_sensitivity_names_the_evidence_that_informs_the_share(real_availability):
+    from nowcast.identify import add_log_densities, sensitivity
+
+    _, res = real_availability
+    sens = sensitivity(
+        add_log_densities(res.tree), ["hashrate_share", "psi_before", "ruble_scale"]
+    ).set_index("variable")
+    assert {"prior", "hashrate_share", "electricity", "ruble"} <= set(sens.columns)
+    assert sens.loc["hashrate_share", "hashrate_share"] > sens.loc["hashrate_share", "ruble"]
+    assert sens.loc["ruble_scale", "ruble"] > sens.loc["ruble_scale", "electricity"]
+
+
+def test_ablation_without_share_widens_the_inflow_interval(real_availability):
+    from nowcast.identify import ablation
+
+    _, res = real_availability
+    abl = ablation(
+        res.tree["panel"].to_dataset(),
+        ["no_hashrate_share"],
+        sampler=Sampler(draws=300, tune=400, chains=2, seed=SEED),
+        full=res.tree,
+        years=[2020, 2021],
+    )
+    wide = abl[abl.evidence == "without hashrate share"].set_index("year")["width_vs_all"]
+    # wider in both years; much wider in 2020, when nothing else but a year total observes it
+    assert (wide > 1.0).all() and wide[2020] > 1.3, abl
