@@ -86,6 +86,11 @@ def _sample(model: pm.Model, s: Sampler, progress: bool) -> tuple[xr.DataTree, d
         )
         t2 = time.perf_counter()
         return tree, {"compile_s": t1 - t0, "sampling_s": t2 - t1}
+    if s.sampler == "numpyro":
+        import importlib.util
+
+        if importlib.util.find_spec("numpyro") is None:
+            raise NowcastError("sampler numpyro needs JAX and NumPyro: pip install -e '.[numpyro]'")
     with model:
         tree = pm.sample(
             draws=s.draws,
