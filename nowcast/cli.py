@@ -73,7 +73,7 @@ def sources() -> None:
         table.add_row("licence", s.licence)
         table.add_row(
             "published date",
-            f"from the file ({s.published_rule})" if s.published_in_file else s.published_rule,
+            s.published_rule,
         )
         if s.url:
             table.add_row("url", s.url)
@@ -99,7 +99,10 @@ def ingest(
     """Validate one file and add its figures to the vintage store (all or nothing)."""
     from nowcast.store import Store
 
+    from nowcast.sources import get_source
+
     try:
+        get_source(source)  # before the store folder is created
         with Store(store) as st:
             res = st.ingest(file, source, published=published, simulated=simulated)
     except (NowcastError, KeyError) as exc:
@@ -114,10 +117,7 @@ def ingest(
 
 
 @app.command()
-def data(
-    store: StoreOpt = None,
-    as_of: AsOfOpt = None,
-) -> None:
+def data(store: StoreOpt = None) -> None:
     """What the store holds: each series, real or simulated, its frequency, first and last
     period, how many vintages, when last published."""
     from nowcast.store import Store

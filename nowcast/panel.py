@@ -115,8 +115,11 @@ def _monthly_value(df: pd.DataFrame, months: pd.DatetimeIndex) -> np.ndarray:
     out = np.full(len(months), np.nan)
     if df.empty:
         return out
-    one_month = df["period_start"].dt.to_period("M") == df["period_end"].dt.to_period("M")
-    df = df[one_month & (df["period_start"].dt.day == 1)]
+    # only figures covering a whole calendar month (a daily row dated the 1st is not one)
+    whole = (df["period_start"].dt.day == 1) & (
+        df["period_end"] == df["period_start"] + pd.offsets.MonthEnd(0)
+    )
+    df = df[whole]
     by = df.groupby(df["period_start"].dt.to_period("M"))["value"].mean()
     pidx = _month_index(months)
     for i, p in enumerate(pidx):
@@ -262,7 +265,10 @@ def build_panel(
     if end is None:
         hr = obs[obs["series"] == "btc_hashrate_th_s"]
         if hr.empty:
-            raise NowcastError("no Bitcoin hashrate in the store: ingest Coin Metrics data first")
+            raise NowcastError(
+                f"no Bitcoin hashrate published by {as_of or 'now'} in the store:"
+                " ingest Coin Metrics data first (or use a later --as-of)"
+            )
         last_day = hr["period_end"].max()
         # the month before the day after the last published day is the last complete month
         end = ((last_day + pd.Timedelta(days=1)).to_period("M") - 1).to_timestamp()

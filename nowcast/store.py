@@ -69,6 +69,17 @@ class IngestResult:
     already_ingested: bool
 
 
+def parse_day(value: str | pd.Timestamp, what: str) -> pd.Timestamp:
+    """A calendar day from user input; a clear error names what was expected."""
+    try:
+        day = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        day = pd.NaT
+    if pd.isna(day):
+        raise StoreError(f"{what}: expected a date as YYYY-MM-DD, got {value!r}")
+    return day.normalize()
+
+
 def default_store_dir() -> Path:
     """``$NOWCAST_STORE`` when set, else ``./store`` (git-ignored)."""
     import os
@@ -135,11 +146,9 @@ class Store:
         src = get_source(source)
         if simulated is None:
             simulated = is_simulated_file(path)
-        pub = pd.Timestamp(published).normalize() if published is not None else None
+        pub = parse_day(published, "--published") if published is not None else None
         now = now or datetime.now(UTC).replace(tzinfo=None)
         sha = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
-
-        obs = src.load(path, published=pub)  # raises SourceError before any write
 
         seen = self._scalar(
             "SELECT count(*) FROM ingests WHERE file_sha256 = ? AND source = ?"
@@ -147,10 +156,18 @@ class Store:
             [sha, source, simulated, pub.date() if pub is not None else None],
         )
         if seen:
-            return IngestResult(source, path.name, sha, len(obs), 0, simulated, True)
+            rows = self._scalar(
+                "SELECT max(rows_in_file) FROM ingests WHERE file_sha256 = ? AND source = ?",
+                [sha, source],
+            )
+            return IngestResult(source, path.name, sha, int(rows), 0, simulated, True)
 
-        new = self._new_vintages(obs, simulated)
-        if pub is None and not src.published_in_file and not new.empty:
+        obs = src.load(path, published=pub)  # raises SourceError before any write
+        # Without stated publication dates, a revision is dated the day it is ingested; so the
+        # figure to compare with is the latest stored vintage, whatever its date.
+        dated_by_rule = pub is None and not src.published_in_file
+        new = self._new_vintages(obs, simulated, compare_latest=dated_by_rule)
+        if dated_by_rule and not new.empty:
             revised = new["_revision"]
             today = pd.Timestamp(now.date())
             new.loc[revised, "published"] = new.loc[revised, "published"].clip(lower=today)
@@ -194,11 +211,13 @@ class Store:
             raise
         return IngestResult(source, path.name, sha, len(obs), len(new), simulated, False)
 
-    def _new_vintages(self, obs: pd.DataFrame, simulated: bool) -> pd.DataFrame:
+    def _new_vintages(
+        self, obs: pd.DataFrame, simulated: bool, *, compare_latest: bool = False
+    ) -> pd.DataFrame:
         """Rows of ``obs`` that tell the store something new, flagged when they revise a figure.
 
-        A row is new unless the latest vintage of its key published on or before it carries the
-        same value.
+        A row is new unless the latest vintage of its key published on or before it (with
+        ``compare_latest``: the latest vintage of all) carries the same value.
         """
         series = sorted(obs["series"].unique())
         old = self.con.execute(
@@ -212,7 +231,7 @@ class Store:
         for col in ("period_start", "period_end", "published"):
             old[col] = pd.to_datetime(old[col]).astype("datetime64[ns]")
         pairs = obs[[*KEY, "_row", "value", "published"]].merge(old, on=KEY, suffixes=("", "_old"))
-        known = pairs[pairs["published_old"] <= pairs["published"]]
+        known = pairs if compare_latest else pairs[pairs["published_old"] <= pairs["published"]]
         latest = known.sort_values("published_old").groupby("_row").tail(1)
         same = set(latest.loc[latest["value"] == latest["value_old"], "_row"])
         keyed = set(pairs["_row"])
@@ -235,7 +254,7 @@ class Store:
 
         Real and simulated figures never mix: ``simulated`` picks one kind.
         """
-        day = pd.Timestamp(as_of).date() if as_of is not None else datetime.max.date()
+        day = parse_day(as_of, "as-of date").date() if as_of is not None else datetime.max.date()
         query = (
             "SELECT source, series, region, period_start, period_end, value, unit, published,"
             " observer, note, ingested_at, simulated FROM observations"

@@ -247,11 +247,6 @@ def test_as_of_before_any_publication_raises(store):
         build_panel(store, as_of="2010-01-01")
 
 
-@pytest.mark.xfail(
-    reason="panel.py _monthly_value keeps every row starting on a month's 1st within one month,"
-    " so EIA daily prices of the 1st are averaged with the monthly average (78 of 120 months)",
-    strict=False,
-)
 def test_brent_grid_is_the_eia_monthly_average(latest, data_dir):
     monthly = _daily(data_dir, "brent_monthly_eia.csv", "Date", "Price")
     monthly.index = monthly.index.to_period("M").to_timestamp()

@@ -143,12 +143,6 @@ def test_goods_exports_files_disagree_and_later_file_is_a_dated_revision(tmp_pat
     assert after.set_index("period_start").loc[month, "value"] == old["goods_exports_musd"] / 1000
 
 
-@pytest.mark.xfail(
-    reason="store.py _new_vintages compares a row only with vintages published on or before the"
-    " row's own (rule) date, so a revision already stored (dated its ingest day) is not seen and"
-    " a byte-different copy of the same file stores the 29 revisions again",
-    strict=False,
-)
 def test_reingesting_a_copy_of_a_revising_file_adds_nothing(tmp_path, data_dir):
     copy = tmp_path / "copy" / EXPORTS
     copy.parent.mkdir()

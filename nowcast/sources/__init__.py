@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from importlib import import_module
 
+from nowcast.errors import NowcastError
 from nowcast.sources.base import OBSERVATION_COLUMNS, Source
+
+
+class UnknownSourceError(NowcastError, KeyError):
+    """A source name that is not registered."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 _MODULES = [
     "coinmetrics",
@@ -44,7 +52,9 @@ def get_source(name: str) -> Source:
     try:
         return SOURCES[name]
     except KeyError:
-        raise KeyError(f"unknown source {name!r}; known sources: {sorted(SOURCES)}") from None
+        raise UnknownSourceError(
+            f"unknown source {name!r}; known sources: {sorted(SOURCES)}"
+        ) from None
 
 
 __all__ = ["OBSERVATION_COLUMNS", "SOURCES", "Source", "get_source"]

@@ -1,0 +1,164 @@
+"""The command line (``nowcast ...``) through typer's CliRunner, each test on its own store in
+``tmp_path``. ``fit``, ``run`` and ``simulate`` are slow and covered elsewhere."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from nowcast.cli import app
+from nowcast.datasets import read_manifest
+from nowcast.sources import SOURCES
+from nowcast.store import SIMULATED_MARKER, Store
+from tests.conftest import write_variant
+
+FX = "usd_rub_cbr_daily.csv"
+runner = CliRunner()
+
+
+def _invoke(*args: object):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def _flat(text: str) -> str:
+    """Output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def _clean_exit(result, code: int) -> None:
+    """Exit with ``code`` through typer, not through an uncaught exception."""
+    assert result.exit_code == code, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(
+        result.exception
+    )
+    assert "Traceback" not in result.output
+
+
+def _snapshot(store_dir) -> pd.DataFrame:
+    with Store(store_dir, read_only=True) as st:
+        return st.snapshot()
+
+
+def test_sources_lists_every_source():
+    result = _invoke("sources")
+    _clean_exit(result, 0)
+    for name in SOURCES:
+        assert f"{name}:" in result.output, name
+    assert len(SOURCES) >= 16
+
+
+def test_ingest_reports_figures_read_and_new_then_nothing_changed(tmp_path, data_dir):
+    store = tmp_path / "store"
+    n_rows = len(pd.read_csv(data_dir / FX))
+    first = _invoke("ingest", data_dir / FX, "--source", "cbr_usd_rub", "--store", store)
+    _clean_exit(first, 0)
+    assert f"{n_rows} figures read, {n_rows} new (real)" in _flat(first.output)
+    before = _snapshot(store)
+    assert len(before) == n_rows
+
+    again = _invoke("ingest", data_dir / FX, "--source", "cbr_usd_rub", "--store", store)
+    _clean_exit(again, 0)
+    assert "already ingested" in again.output and "nothing changed" in again.output
+    pd.testing.assert_frame_equal(_snapshot(store), before)
+
+
+def test_ingest_malformed_file_exits_2_and_changes_nothing(tmp_path, data_dir):
+    store = tmp_path / "store"
+    lines = (data_dir / FX).read_text().splitlines()[:40]
+    _clean_exit(_invoke("ingest", data_dir / FX, "--source", "cbr_usd_rub", "--store", store), 0)
+    before = _snapshot(store)
+    bad = lines[:30] + ["2014-01-30,not-a-rate"] + lines[31:]
+    path = write_variant(tmp_path, "bad_rates.csv", "\n".join(bad) + "\n")
+
+    result = _invoke("ingest", path, "--source", "cbr_usd_rub", "--store", store)
+    _clean_exit(result, 2)
+    out = _flat(result.output)
+    assert "bad_rates.csv" in out
+    assert "line 31" in out and "not-a-rate" in out
+    pd.testing.assert_frame_equal(_snapshot(store), before)
+
+
+def test_ingest_malformed_file_into_new_store_stores_nothing(tmp_path, data_dir):
+    store = tmp_path / "store"
+    lines = (data_dir / FX).read_text().splitlines()[:10]
+    path = write_variant(tmp_path, "short.csv", "\n".join([*lines, "2014-01-10"]) + "\n")
+    result = _invoke("ingest", path, "--source", "cbr_usd_rub", "--store", store)
+    _clean_exit(result, 2)
+    assert "short.csv" in result.output and "line 11" in _flat(result.output)
+    snap = _snapshot(store)
+    assert snap.empty and (snap["_n_ingests"] == 0).all()
+
+
+def test_unknown_source_is_a_clear_error(tmp_path, data_dir):
+    result = _invoke("ingest", data_dir / FX, "--source", "nope", "--store", tmp_path / "store")
+    _clean_exit(result, 2)
+    out = _flat(result.output)
+    assert "unknown source 'nope'" in out
+    assert "known sources" in out
+    for name in SOURCES:
+        assert name in out, name
+
+
+def test_ingest_dir_ingests_every_bundled_file(tmp_path, data_dir):
+    store = tmp_path / "store"
+    result = _invoke("ingest-dir", "--data", data_dir, "--store", store)
+    _clean_exit(result, 0)
+    assert "Ingested 15 files" in _flat(result.output)
+    with Store(store, read_only=True) as st:
+        log = st.ingests()
+    manifest = read_manifest(data_dir)
+    assert len(log) == len(manifest) == 15
+    assert dict(zip(log["file_name"], log["source"], strict=True)) == manifest
+    assert (log["rows_added"] > 0).all()
+    assert not log["simulated"].any()
+
+    again = _invoke("ingest-dir", "--data", data_dir, "--store", store)
+    _clean_exit(again, 0)
+    assert "Ingested 15 files" in _flat(again.output)
+    assert ": 0 new figures" in _flat(again.output)
+
+
+def test_data_shows_real_series(tmp_path, data_dir):
+    store = tmp_path / "store"
+    _clean_exit(_invoke("ingest", data_dir / FX, "--source", "cbr_usd_rub", "--store", store), 0)
+    key_rate = data_dir / "cbr_key_rate_daily.csv"
+    _clean_exit(_invoke("ingest", key_rate, "--source", "cbr_key_rate", "--store", store), 0)
+    result = _invoke("data", "--store", store)
+    _clean_exit(result, 0)
+    rows = [ln for ln in result.output.splitlines() if "usd_rub_rub_per_usd" in ln]
+    assert len(rows) == 1 and " real " in rows[0] and "2014-01-01" in rows[0]
+    assert "key_rate_pct" in result.output
+    assert "SIMULATED" not in result.output
+
+
+def test_data_shows_simulated_series(tmp_path, data_dir):
+    sim = tmp_path / "sim"
+    sim.mkdir()
+    (sim / SIMULATED_MARKER).write_text("simulated by tests\n")
+    (sim / FX).write_text("\n".join((data_dir / FX).read_text().splitlines()[:40]) + "\n")
+    store = tmp_path / "store"
+    ingest = _invoke("ingest", sim / FX, "--source", "cbr_usd_rub", "--store", store)
+    _clean_exit(ingest, 0)
+    assert "39 figures read, 39 new (SIMULATED)" in _flat(ingest.output)
+
+    result = _invoke("data", "--store", store)
+    _clean_exit(result, 0)
+    rows = [ln for ln in result.output.splitlines() if "usd_rub_rub_per_usd" in ln]
+    assert len(rows) == 1 and "SIMULATED" in rows[0] and " real " not in rows[0]
+    assert "1 SIMULATED series in this store" in _flat(result.output)
+
+
+def test_data_without_a_store_is_a_clear_error(tmp_path):
+    result = _invoke("data", "--store", tmp_path / "nothing")
+    _clean_exit(result, 2)
+    assert "no store" in result.output
+
+
+def test_bad_published_date_is_a_clear_error(tmp_path, data_dir):
+    result = _invoke(
+        "ingest", data_dir / FX, "--source", "cbr_usd_rub", "--published", "notadate",
+        "--store", tmp_path / "store",
+    )  # fmt: skip
+    _clean_exit(result, 2)
+    assert "notadate" in result.output
