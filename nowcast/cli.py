@@ -97,9 +97,8 @@ def ingest(
     store: StoreOpt = None,
 ) -> None:
     """Validate one file and add its figures to the vintage store (all or nothing)."""
-    from nowcast.store import Store
-
     from nowcast.sources import get_source
+    from nowcast.store import Store
 
     try:
         get_source(source)  # before the store folder is created

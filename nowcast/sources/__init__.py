@@ -17,6 +17,7 @@ class UnknownSourceError(NowcastError, KeyError):
     def __str__(self) -> str:
         return str(self.args[0])
 
+
 _MODULES = [
     "coinmetrics",
     "cbr_fx",
