@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint lock clean-store
+.PHONY: run test test-slow lint lock clean-store browser
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), f"nowcast needs Python >= 3.12 (see .python-version); {sys.executable} is {sys.version.split()[0]}"'
@@ -17,8 +17,15 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/nowcast run
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n 2 -q
+
+# The report test opens the HTML in Debian's headless Chromium (installed here when missing).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m slow -o addopts=''

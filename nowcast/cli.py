@@ -351,15 +351,99 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
     tmp.replace(path)
 
 
+ScenarioOpt = Annotated[
+    Path | None,
+    typer.Option("--scenario", help="Scenario TOML: BTC price and/or Brent paths by month"),
+]
+HorizonOpt = Annotated[int, typer.Option("--horizon", help="Months to forecast")]
+
+
+def _report(tree, run_path: Path, horizon: int, scenario, diagnostics=None) -> None:
+    from nowcast import identify as ident
+    from nowcast.forecast import forecast
+    from nowcast.report import render_report
+
+    with console.status("forecasting ..."):
+        forecasts = {"baseline": forecast(tree, horizon, seed=int(tree.attrs.get("seed", 0)))}
+        if scenario is not None:
+            forecasts[scenario.name] = forecast(
+                tree, horizon, scenario, seed=int(tree.attrs.get("seed", 0))
+            )
+    with console.status("identification: narrowing and power-scaling sensitivity ..."):
+        narrow = ident.narrowing(tree)
+        sens = ident.sensitivity(ident.add_log_densities(tree))
+    with console.status("rendering the report ..."):
+        paths = render_report(
+            tree,
+            forecasts,
+            run_path,
+            diagnostics=diagnostics,
+            narrowing_table=narrow,
+            sensitivity_table=sens,
+        )
+    summary = pd.read_csv(paths.summary_csv)
+    now = summary[summary["kind"] == "nowcast"].iloc[-1]
+    kind = tree.attrs.get("data_kind", "real")
+    tag = "" if kind == "real" else " [bold yellow](SIMULATED data)[/]"
+
+    def m(q: str) -> str:
+        return f"{now[f'hidden_inflow_usd_{q}'] / 1e6:,.0f}"
+
+    console.print(
+        f"Hidden mining inflow, {str(now['month'])[:7]}{tag}: median USD {m('median')} m,"
+        f" 80% interval {m('lower_80')}-{m('upper_80')} m,"
+        f" 95% interval {m('lower_95')}-{m('upper_95')} m"
+    )
+    console.print(f"Report: {paths.html}\n        {paths.pdf}\nSummary: {paths.summary_csv}")
+
+
 @app.command()
-def run(data: DataOpt = None, store: StoreOpt = None, as_of: AsOfOpt = None) -> None:
-    """The main job on a data folder (default: the bundled real data): ingest what the store
-    lacks, show what it holds and the ragged edge, fit the default model and print the
-    nowcast of the hidden inflow."""
-    from nowcast.fit import inflow_summary
+def report(
+    run_path: Annotated[
+        Path | None, typer.Option("--run", help="A run folder (default: the latest in the store)")
+    ] = None,
+    store: StoreOpt = None,
+    horizon: HorizonOpt = 6,
+    scenario: ScenarioOpt = None,
+) -> None:
+    """Forecast from a saved posterior and write the HTML/PDF report and summaries."""
+    from nowcast.fit import load_run
+    from nowcast.forecast import load_scenario
+    from nowcast.store import default_store_dir
+
+    root = Path(store) if store else default_store_dir()
+    try:
+        sc = load_scenario(scenario) if scenario is not None else None
+        if run_path is None:
+            runs = sorted((root / "runs").glob("*/posterior.nc"))
+            if not runs:
+                raise NowcastError(f"no fitted runs in {root / 'runs'}: run `nowcast fit` first")
+            run_path = runs[-1].parent
+        tree = load_run(run_path)
+        _report(tree, Path(run_path), horizon, sc)
+    except NowcastError as exc:
+        _fail(exc)
+
+
+@app.command()
+def run(
+    data: DataOpt = None,
+    store: StoreOpt = None,
+    as_of: AsOfOpt = None,
+    horizon: HorizonOpt = 6,
+    scenario: ScenarioOpt = None,
+) -> None:
+    """The main job (default: the bundled real data): ingest what the store lacks, fit the
+    default model, nowcast the ragged edge, forecast h months ahead, and write the report
+    (HTML, PDF), the summary (CSV, JSON) and the posterior (netCDF)."""
+    from nowcast.forecast import load_scenario
     from nowcast.panel import build_panel, ragged_edge
     from nowcast.store import Store
 
+    try:  # a bad scenario is refused before any work
+        sc = load_scenario(scenario) if scenario is not None else None
+    except NowcastError as exc:
+        _fail(exc)
     _ingest_dir(data, store)
     try:
         with Store(store, read_only=True) as st:
@@ -376,11 +460,10 @@ def run(data: DataOpt = None, store: StoreOpt = None, as_of: AsOfOpt = None) -> 
         )
     )
     result, run_path = _fit(store, as_of, "default", {}, strict=False)
-    q = inflow_summary(result.tree).tail(6) / 1e6
-    q.index = q.index.strftime("%Y-%m")
-    cols = {"mean": "mean", "q050": "5%", "q500": "median", "q950": "95%"}
-    table = q[list(cols)].rename(columns=cols).round(1).reset_index()
-    console.print(_table(table, "Hidden mining inflow, USD million per month (90% interval)"))
+    try:
+        _report(result.tree, run_path, horizon, sc, diagnostics=result.diagnostics)
+    except NowcastError as exc:
+        _fail(exc)
 
 
 def main() -> None:  # pragma: no cover - console entry point

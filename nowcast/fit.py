@@ -179,9 +179,8 @@ def diagnose(tree: xr.DataTree, spec: ModelSpec, free: list[str] | None = None) 
     checked against ``spec.thresholds``."""
     th = spec.thresholds
     post = tree["posterior"].to_dataset()
-    names = [n for n in (free or list(post.data_vars)) if n in post] + [
-        g for g in GATED if g in post and g not in (free or [])
-    ]
+    base = [n for n in (free or list(post.data_vars)) if n in post]
+    names = base + [g for g in GATED if g in post and g not in base]
     rhat = az.rhat(tree, var_names=names)
     ess_b = az.ess(tree, var_names=names, method="bulk")
     ess_t = az.ess(tree, var_names=names, method="tail")

@@ -40,18 +40,24 @@ def prior(name: str, p: Prior, **kwargs: object) -> pt.TensorVariable:
     raise ValueError(f"unknown distribution {p.dist}")
 
 
-def mixed_random_walk(
-    name: str, init: Prior, step_sd: pt.TensorVariable, centred: np.ndarray
+def mixed_ar_walk(
+    name: str,
+    init: Prior,
+    mean: pt.TensorVariable,
+    rho: pt.TensorVariable,
+    step_sd: pt.TensorVariable,
+    centred: np.ndarray,
 ) -> pt.TensorVariable:
-    """A Gaussian random walk over ``month``, centred at the months flagged in ``centred``
-    (the walk's value is the free parameter there) and non-centred elsewhere (the standardised
-    step is). Tightly observed stretches sample well centred, unobserved ones non-centred
-    (measured on the real data: either choice alone leaves a funnel).
+    """A Gaussian AR(1) over ``month`` around ``mean``: d_t = rho d_{t-1} + step_sd e_t with
+    d_t = x_t - mean, starting from x_0 ~ ``init``. Centred at the months flagged in
+    ``centred`` (the value is the free parameter there), non-centred elsewhere (the
+    standardised innovation is). Tightly observed stretches sample well centred, unobserved
+    ones non-centred (measured on the real data: either choice alone leaves a funnel).
 
     Built run by run, each a proper random variable, so prior sampling works too.
     """
     pieces = []
-    last = None
+    last = None  # deviation at the end of the previous run
     t = 0
     k = 0
     T = len(centred)
@@ -60,26 +66,36 @@ def mixed_random_walk(
         while end < T and centred[end] == centred[t]:
             end += 1
         n = end - t
-        mu0, sd0 = (init.mu, init.sigma) if last is None else (last, step_sd)
+        if last is None:
+            mu0, sd0 = init.mu - mean, pt.as_tensor(init.sigma)
+        else:
+            mu0, sd0 = rho * last, step_sd
         if centred[t]:
+            # centred on the level x itself, which the observations see directly
             if n == 1:
-                piece = pm.Normal(f"{name}_centred_{k}", mu=mu0, sigma=sd0, shape=1)
+                level = pm.Normal(f"{name}_centred_{k}", mu=mean + mu0, sigma=sd0, shape=1)
             else:
-                piece = pm.GaussianRandomWalk(
+                level = pm.AR(
                     f"{name}_centred_{k}",
+                    rho=pt.stack([mean * (1.0 - rho), rho]),
+                    constant=True,
                     sigma=step_sd,
-                    init_dist=pm.Normal.dist(mu=mu0, sigma=sd0),
+                    init_dist=pm.Normal.dist(mu=mean + mu0, sigma=sd0),
+                    ar_order=1,
                     steps=n - 1,
                 )
+            piece = level - mean
         else:
             z = pm.Normal(f"{name}_step_z_{k}", 0.0, 1.0, shape=n)
-            scales = pt.concatenate([pt.stack([pt.as_tensor(sd0)]), pt.repeat(step_sd, n - 1)])
-            piece = mu0 + pt.cumsum(scales * z)
+            scales = pt.concatenate([pt.stack([sd0]), pt.repeat(step_sd, n - 1)])
+            lag = np.subtract.outer(np.arange(n), np.arange(n))  # k - j
+            decay = pt.switch(lag >= 0, rho ** np.maximum(lag, 0), 0.0)
+            piece = rho ** np.arange(n) * mu0 + pt.dot(decay, scales * z)
         pieces.append(piece)
         last = piece[-1]
         t = end
         k += 1
-    return pm.Deterministic(name, pt.concatenate(pieces), dims=MONTH)
+    return pm.Deterministic(name, mean + pt.concatenate(pieces), dims=MONTH)
 
 
 def obs_dim(block: str) -> str:
@@ -121,11 +137,15 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         usd_rub = pm.Data("usd_rub", d["usd_rub"], dims=MONTH)
         hours = pm.Data("hours_in_month", data.hours, dims=MONTH)
 
-        # --- Russia's hashrate share: logit random walk, centred where the CBECI map observes
-        # it month by month and non-centred elsewhere (measured: either alone gives a funnel)
+        # --- Russia's hashrate share: logit AR(1) around a long-run level, centred where the
+        # CBECI map observes it month by month, non-centred elsewhere (either alone funnels)
         step_sd = prior("share_step_sd", P["share_step_sd"])
+        long_run = prior("share_logit_mean", P["share_logit_mean"])
+        rho = prior("share_ar_rho", P["share_ar_rho"])
         centred = data.blocks["cbeci_share"].weights.sum(axis=0) > 0
-        share_logit = mixed_random_walk("share_logit", P["share_logit_init"], step_sd, centred)
+        share_logit = mixed_ar_walk(
+            "share_logit", P["share_logit_init"], long_run, rho, step_sd, centred
+        )
         share = pm.Deterministic("hashrate_share", eq.logistic(share_logit, pt), dims=MONTH)
 
         # --- fleet efficiency and mining power
@@ -165,10 +185,19 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         )
 
         # --- electricity baselines: mining regions pooled; the rest of Russia with year effects
-        g_mu = prior("baseline_growth_per_year", P["baseline_growth_per_year"])
-        g_sd = prior("baseline_growth_sd", P["baseline_growth_sd"])
-        g_z = pm.Normal("baseline_growth_z", 0.0, 1.0, dims=REGION)
-        growth = g_mu + g_sd * g_z
+        if len(data.regions) > 2:
+            g_mu = prior("baseline_growth_per_year", P["baseline_growth_per_year"])
+            g_sd = prior("baseline_growth_sd", P["baseline_growth_sd"])
+            g_z = pm.Normal("baseline_growth_z", 0.0, 1.0, dims=REGION)
+            growth = g_mu + g_sd * g_z
+        else:
+            # one mining region and the rest of Russia: a pooled mean and scale estimated from
+            # two groups mixed slowly (R-hat 1.0125 measured); each growth rate gets the
+            # marginal prior of the pooled model instead
+            gp, gs = P["baseline_growth_per_year"], P["baseline_growth_sd"]
+            growth = pm.Normal(
+                "baseline_growth", mu=gp.mu, sigma=float(np.hypot(gp.sigma, gs.sigma)), dims=REGION
+            )
         amp = prior("seasonal_amplitude", P["seasonal_amplitude"], dims=REGION)
         lvl = prior("baseline_log_level", P["baseline_log_level"], dims=MINING_REGION)
         anchors = np.log(

@@ -86,7 +86,7 @@ class Sampler(_Frozen):
     draws: int = Field(1000, ge=10)
     tune: int = Field(1000, ge=10)
     chains: int = Field(4, ge=1)
-    target_accept: float = Field(0.97, gt=0.5, lt=1.0)
+    target_accept: float = Field(0.98, gt=0.5, lt=1.0)
     seed: int = 20261125
 
 
@@ -141,6 +141,8 @@ class ModelSpec(_Frozen):
 REQUIRED_PRIORS = {
     "share_logit_init",
     "share_step_sd",
+    "share_logit_mean",
+    "share_ar_rho",
     "cbeci_logit_sd",
     "efficiency_2019_log_j_per_th",
     "efficiency_decline_per_year",

@@ -4,7 +4,7 @@ with few draws, and check the hidden inflow against the truth.
 Two datasets, one seed. With the real data's availability the converted fraction psi is not
 identified (nothing public measures it), so one dataset's posterior mean of the inflow need
 not beat the prior mean when the drawn psi sits far from 0.5: we check coverage there, and
-that the identified quantities (share, power) improve on the prior. With rich evidence
+that the identified share improves on the prior. With rich evidence
 (monthly regional electricity and a monthly share series) the inflow's posterior mean must
 beat the prior mean. Calibration across many datasets is the slow SBC test.
 """
@@ -77,9 +77,10 @@ def test_inflow_90_interval_covers_truth(real_availability):
     assert inside.mean() >= 0.8, inside.mean()
 
 
-@pytest.mark.parametrize("name", ["hashrate_share", "mining_power_gw"])
-def test_identified_quantities_beat_prior(real_availability, name):
-    post_err, prior_err = _errors(*real_availability, name)
+def test_share_beats_prior(real_availability):
+    # the CBECI map observes the share; mining power also hinges on fleet efficiency, which the
+    # real availability barely identifies, so it is checked with rich evidence below
+    post_err, prior_err = _errors(*real_availability, "hashrate_share")
     assert post_err < 0.8 * prior_err, (post_err, prior_err)
 
 
