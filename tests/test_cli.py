@@ -161,3 +161,14 @@ def test_bad_published_date_is_a_clear_error(tmp_path, data_dir):
     )  # fmt: skip
     _clean_exit(result, 2)
     assert "notadate" in result.output
+
+
+def test_run_refuses_a_bad_scenario_before_any_work(tmp_path):
+
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[gold_usd]\n"2026-01" = 1\n')
+    store = tmp_path / "store"
+    result = CliRunner().invoke(app, ["run", "--store", str(store), "--scenario", str(bad)])
+    assert result.exit_code == 2
+    assert "bad.toml: field 'gold_usd': unknown driver" in result.output.replace("\n", "")
+    assert not store.exists()  # nothing ingested, nothing fitted
