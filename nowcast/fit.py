@@ -11,7 +11,9 @@ seed and sampler settings.
 from __future__ import annotations
 
 import json
+import logging
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +60,18 @@ class FitResult:
     model: pm.Model
     data: ModelData
     timings: dict[str, float]
+
+
+@contextmanager
+def quiet_pymc():
+    """PyMC logs every variable it forward-samples at INFO; a run's output has no use for it."""
+    log = logging.getLogger("pymc")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _free_names(model: pm.Model) -> list[str]:
@@ -136,9 +150,13 @@ def fit(
         posterior, model=model, progressbar=False, compile_kwargs=FORWARD_COMPILE
     )
     posterior = xr.merge([posterior, derived], compat="override", join="outer")
-    prior = pm.sample_prior_predictive(
-        draws=prior_draws, model=model, random_seed=s.seed + 1, compile_kwargs=FORWARD_COMPILE
-    )
+    with quiet_pymc():
+        prior = pm.sample_prior_predictive(
+            draws=prior_draws,
+            model=model,
+            random_seed=s.seed + 1,
+            compile_kwargs=FORWARD_COMPILE,
+        )
     timings["postprocess_s"] = time.perf_counter() - t0
 
     children = {

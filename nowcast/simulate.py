@@ -31,7 +31,7 @@ import pymc as pm
 from nowcast.constants import RUSSIA, WORLD
 from nowcast.datasets import bundled_data_dir, read_manifest
 from nowcast.errors import NowcastError
-from nowcast.fit import FORWARD_COMPILE
+from nowcast.fit import FORWARD_COMPILE, quiet_pymc
 from nowcast.model.build import build_model
 from nowcast.model.data import CBECI_OBSERVER, ModelData, prepare
 from nowcast.model.spec import ModelSpec, load_spec
@@ -98,9 +98,10 @@ def _rich_rows(months: pd.DatetimeIndex, spec: ModelSpec) -> pd.DataFrame:
 
 
 def _draw(model: pm.Model, seed: int) -> dict[str, np.ndarray]:
-    tree = pm.sample_prior_predictive(
-        draws=1, model=model, random_seed=seed, compile_kwargs=FORWARD_COMPILE
-    )
+    with quiet_pymc():
+        tree = pm.sample_prior_predictive(
+            draws=1, model=model, random_seed=seed, compile_kwargs=FORWARD_COMPILE
+        )
     out = {}
     for group in ("prior", "prior_predictive"):
         ds = tree[group].to_dataset()
