@@ -1,12 +1,14 @@
 """Recovery of a known truth: simulate from the model's own story, ingest as SIMULATED, fit
 with few draws, and check the hidden inflow against the truth.
 
-Two datasets, one seed. With the real data's availability the converted fraction psi is not
-identified (nothing public measures it), so one dataset's posterior mean of the inflow need
-not beat the prior mean when the drawn psi sits far from 0.5: we check coverage there, and
-that the identified share improves on the prior. With rich evidence
-(monthly regional electricity and a monthly share series) the inflow's posterior mean must
-beat the prior mean. Calibration across many datasets is the slow SBC test.
+Two datasets, one seed. With the real data's availability: the 90% interval of the inflow
+covers the truth in at least 80% of months and its posterior mean beats the prior mean (seed 7:
+coverage 1.0, mean absolute error 7.5 m against 15.1 m USD a month); the identified share
+improves on the prior. The converted fraction psi stays unidentified, so for another seed whose
+drawn psi sits far from 0.5 the inflow's posterior mean may not beat the prior mean: the
+guarantee is on average over datasets. With rich evidence (monthly regional electricity and a
+monthly share series) the inflow's and the power's posterior means must beat the prior's.
+Calibration across many datasets is the slow SBC test.
 """
 
 from __future__ import annotations
@@ -75,6 +77,11 @@ def test_inflow_90_interval_covers_truth(real_availability):
     inside = (q["q050"] <= truth) & (truth <= q["q950"])
     assert len(q) == 48
     assert inside.mean() >= 0.8, inside.mean()
+
+
+def test_inflow_posterior_mean_beats_prior_mean(real_availability):
+    post_err, prior_err = _errors(*real_availability, "hidden_inflow_usd")
+    assert post_err < prior_err, (post_err, prior_err)
 
 
 def test_share_beats_prior(real_availability):
