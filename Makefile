@@ -31,7 +31,7 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m slow -o addopts=''
 
 lint: $(STAMP)
-	$(BIN)/ruff check nowcast tests benchmarks
+	$(BIN)/ruff check nowcast tests benchmarks notebooks
 
 # Re-resolve and record the versions CI tests with.
 lock:
