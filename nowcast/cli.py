@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from nowcast.errors import NowcastError
+from nowcast.files import write_csv
 
 app = typer.Typer(
     help="Bayesian nowcasts of Russia's hidden crypto-mining export inflow.",
@@ -32,6 +33,14 @@ DataOpt = Annotated[
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Use only what was published by this date")
 ]
+
+
+def _latest_run(root: Path) -> Path:
+    """The newest run folder in a store."""
+    runs = sorted((root / "runs").glob("*/posterior.nc"))
+    if not runs:
+        raise NowcastError(f"no fitted runs in {root / 'runs'}: run `nowcast fit` first")
+    return runs[-1].parent
 
 
 def _fail(exc: Exception) -> None:
@@ -314,11 +323,7 @@ def identify(
 
     root = Path(store) if store else default_store_dir()
     try:
-        if run_path is None:
-            runs = sorted((root / "runs").glob("*/posterior.nc"))
-            if not runs:
-                raise NowcastError(f"no fitted runs in {root / 'runs'}: run `nowcast fit` first")
-            run_path = runs[-1].parent
+        run_path = run_path or _latest_run(root)
         tree = load_run(run_path)
     except NowcastError as exc:
         _fail(exc)
@@ -329,8 +334,8 @@ def identify(
     with console.status("power-scaling sensitivity ..."):
         sens = ident.sensitivity(ident.add_log_densities(tree))
     console.print(_table(sens.round(3), "Power-scaling sensitivity (above 0.05: sensitive)"))
-    _write_csv(narrow, Path(run_path) / "narrowing.csv")
-    _write_csv(sens, Path(run_path) / "sensitivity.csv")
+    write_csv(narrow, Path(run_path) / "narrowing.csv")
+    write_csv(sens, Path(run_path) / "sensitivity.csv")
     if ablation:
         spec = ident.spec_of(tree)
         sampler = spec.sampler
@@ -341,14 +346,8 @@ def identify(
         console.print(
             _table(abl.round(3), "Annual hidden inflow, USD bn, 90% interval, by evidence used")
         )
-        _write_csv(abl, Path(run_path) / "ablation.csv")
+        write_csv(abl, Path(run_path) / "ablation.csv")
     console.print(f"Tables saved in {run_path}")
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(".csv.tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
 
 
 ScenarioOpt = Annotated[
@@ -414,11 +413,7 @@ def report(
     root = Path(store) if store else default_store_dir()
     try:
         sc = load_scenario(scenario) if scenario is not None else None
-        if run_path is None:
-            runs = sorted((root / "runs").glob("*/posterior.nc"))
-            if not runs:
-                raise NowcastError(f"no fitted runs in {root / 'runs'}: run `nowcast fit` first")
-            run_path = runs[-1].parent
+        run_path = run_path or _latest_run(root)
         tree = load_run(run_path)
         _report(tree, Path(run_path), horizon, sc)
     except NowcastError as exc:

@@ -27,6 +27,7 @@ import xarray as xr
 from nowcast import __version__
 from nowcast.constants import CHAIN, DRAW, MONTH
 from nowcast.errors import NowcastError
+from nowcast.files import write_atomic, write_csv
 from nowcast.model.build import build_model
 from nowcast.model.data import ModelData, prepare
 from nowcast.model.spec import ModelSpec, Sampler
@@ -262,16 +263,12 @@ def save_run(result: FitResult, store_dir: Path) -> Path:
     into a new run folder; returns the folder."""
     out = run_dir(store_dir, result.tree)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / "posterior.nc.tmp"
-    result.tree.to_netcdf(tmp, engine="h5netcdf")
-    tmp.replace(out / "posterior.nc")
+    write_atomic(out / "posterior.nc", lambda tmp: result.tree.to_netcdf(tmp, engine="h5netcdf"))
     diag = result.diagnostics.table.assign(
         divergences=result.diagnostics.divergences,
         min_bfmi=min(result.diagnostics.bfmi) if result.diagnostics.bfmi else np.nan,
     )
-    tmp_csv = out / "diagnostics.csv.tmp"
-    diag.to_csv(tmp_csv, index=False)
-    tmp_csv.replace(out / "diagnostics.csv")
+    write_csv(diag, out / "diagnostics.csv")
     return out
 
 

@@ -52,6 +52,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from nowcast import __version__  # noqa: E402
 from nowcast.constants import CHAIN, DRAW, MONTH, RUSSIA  # noqa: E402
 from nowcast.errors import NowcastError  # noqa: E402
+from nowcast.files import write_atomic
 from nowcast.fit import Diagnostics, diagnose  # noqa: E402
 from nowcast.forecast import SAMPLE  # noqa: E402
 from nowcast.identify import SENSITIVITY_THRESHOLD, model_of, spec_of  # noqa: E402
@@ -1170,17 +1171,6 @@ def _table_pages(pdf: PdfPages, table: Table, banner: bool, max_col: int = 70) -
 # --------------------------------------------------------------------------- writing
 
 
-def _atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Write through ``write(tmp)`` then rename over ``path``; no partial file is left."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "scenario"
 
@@ -1342,7 +1332,7 @@ def render_report(
             _table_pages(pdf, tables["diagnostics"], simulated)
             _table_pages(pdf, tables["provenance"], simulated)
 
-    _atomic(pdf_path, write_pdf)
+    write_atomic(pdf_path, write_pdf)
 
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("nowcast", "templates"),
@@ -1367,12 +1357,12 @@ def render_report(
         attrs=metadata(tree),
         scenarios=list(forecasts),
     )
-    _atomic(html_path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
+    write_atomic(html_path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
 
     csv_path = out_dir / "summary.csv"
     json_path = out_dir / "summary.json"
     out = summary.assign(month=summary["month"].dt.strftime("%Y-%m-%d"))
-    _atomic(csv_path, lambda tmp: out.to_csv(tmp, index=False))
+    write_atomic(csv_path, lambda tmp: out.to_csv(tmp, index=False))
     records = json.loads(out.to_json(orient="records", double_precision=15))
     payload = {
         "metadata": {**metadata(tree), "report_created_at": created},
@@ -1382,7 +1372,7 @@ def render_report(
         "rows": records,
     }
     text = json.dumps(payload, indent=1, default=_json_default, allow_nan=False)
-    _atomic(json_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_atomic(json_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
     fc_paths: dict[str, Path] = {}
     for name, ds in forecasts.items():
@@ -1391,5 +1381,5 @@ def render_report(
             stem, k = f"forecast_{_safe_name(name)}_{k}", k + 1
         p = out_dir / f"{stem}.csv"
         frame = _forecast_frame(ds)
-        fc_paths[name] = _atomic(p, lambda tmp, f=frame: f.to_csv(tmp, index=False))
+        fc_paths[name] = write_atomic(p, lambda tmp, f=frame: f.to_csv(tmp, index=False))
     return ReportPaths(html_path, pdf_path, csv_path, json_path, fc_paths)

@@ -31,6 +31,7 @@ import pymc as pm
 from nowcast.constants import RUSSIA, WORLD
 from nowcast.datasets import bundled_data_dir, read_manifest
 from nowcast.errors import NowcastError
+from nowcast.files import write_csv, write_text
 from nowcast.fit import FORWARD_COMPILE, quiet_pymc
 from nowcast.model.build import build_model
 from nowcast.model.data import CBECI_OBSERVER, ModelData, prepare
@@ -172,23 +173,11 @@ def simulate(
         }
     )
     _write(out, data, draw, real, window, seed, rich)
-    _atomic_csv(truth.assign(month=truth.month.dt.strftime("%Y-%m-%d")), out / "truth.csv")
+    write_csv(truth.assign(month=truth.month.dt.strftime("%Y-%m-%d")), out / "truth.csv")
     return Simulation(out, truth, data, draw)
 
 
 # --------------------------------------------------------------------------- writing
-
-
-def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
-
-
-def _atomic_text(text: str, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def _period_type(start: pd.Timestamp, end: pd.Timestamp) -> str:
@@ -223,7 +212,7 @@ def _write(
             day = pd.Timestamp(line.split(",")[date_col][:10])
             if lo <= day <= hi:
                 keep.append(line)
-        _atomic_text("\n".join([header, *keep]) + "\n", out / name)
+        write_text("\n".join([header, *keep]) + "\n", out / name)
         files[name] = source
 
     # USD/RUB: the simulated monthly path, as the CBR's calendar-daily CSV export
@@ -235,7 +224,7 @@ def _write(
             "usd_rub_cbr": np.round(data.drivers["usd_rub"][idx], 4),
         }
     )
-    _atomic_csv(fx, out / "usd_rub_cbr_daily.csv")
+    write_csv(fx, out / "usd_rub_cbr_daily.csv")
     files["usd_rub_cbr_daily.csv"] = "cbr_usd_rub"
 
     # CBECI map: Russia and the rest of the world, shares summing to 100%
@@ -257,7 +246,7 @@ def _write(
                 )
         # rounding to 2 decimals must still sum to 100: give the residual to Other
         df = pd.DataFrame(rows)
-        _atomic_csv(df, out / "cbeci_mining_countries.csv")
+        write_csv(df, out / "cbeci_mining_countries.csv")
         files["cbeci_mining_countries.csv"] = "cbeci_mining_map"
 
     # electricity: regional figures as the System Operator's points
@@ -279,7 +268,7 @@ def _write(
             }
         )
     if rows:
-        _atomic_csv(pd.DataFrame(rows), out / "electricity_published_points.csv")
+        write_csv(pd.DataFrame(rows), out / "electricity_published_points.csv")
         files["electricity_published_points.csv"] = "so_ups_points"
 
     nat = B["electricity_national"]
@@ -298,7 +287,7 @@ def _write(
                 "population": "",
             }
         )
-        _atomic_csv(df, out / "electricity_russia_yearly_ember.csv")
+        write_csv(df, out / "electricity_russia_yearly_ember.csv")
         files["electricity_russia_yearly_ember.csv"] = "ember_yearly"
 
     # published estimates, with the units of data/published_estimates.csv
@@ -332,7 +321,7 @@ def _write(
                 }
             )
     if est:
-        _atomic_csv(pd.DataFrame(est), out / "published_estimates.csv")
+        write_csv(pd.DataFrame(est), out / "published_estimates.csv")
         files["published_estimates.csv"] = "published_estimates"
 
     # errors and omissions, as a generic long CSV with release dates
@@ -351,14 +340,14 @@ def _write(
                 "note": SIM_NOTE,
             }
         )
-        _atomic_csv(df, out / "errors_omissions.csv")
+        write_csv(df, out / "errors_omissions.csv")
         files["errors_omissions.csv"] = "generic"
 
     manifest = "# SIMULATED dataset written by `nowcast simulate`\n[files]\n" + "".join(
         f'"{k}" = "{v}"\n' for k, v in files.items()
     )
-    _atomic_text(manifest, out / "MANIFEST.toml")
-    _atomic_text(
+    write_text(manifest, out / "MANIFEST.toml")
+    write_text(
         f"SIMULATED data, drawn by nowcast simulate (seed {seed}, {len(window)} months"
         f" {window[0]:%Y-%m}..{window[-1]:%Y-%m}, {'rich' if rich else 'real'} availability).\n"
         "Drawn: USD/RUB, electricity, hashrate share, published estimates, errors and"

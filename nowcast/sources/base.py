@@ -183,6 +183,21 @@ def _fail_first(path: Path, df: pd.DataFrame, bad: pd.Series, field: str, expect
         )
 
 
+def fail_first_row(path: Path, df: pd.DataFrame, bad: pd.Series, field: str, message: str) -> None:
+    """Raise ``SourceError`` for the first row where ``bad`` holds, naming its line and
+    ``field``. ``message`` may name the row's columns (``{area}``) and ``{value}``, the cell of
+    ``field``."""
+    if bad.any():
+        i = bad.to_numpy().nonzero()[0][0]
+        cells = {k: df[k].iloc[i] for k in df.columns if isinstance(k, str)}
+        raise SourceError(
+            path,
+            message.format(**{**cells, "value": df[field].iloc[i]}),
+            line=int(df[LINE].iloc[i]),
+            field=field,
+        )
+
+
 def to_number(
     path: Path,
     df: pd.DataFrame,

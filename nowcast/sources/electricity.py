@@ -24,7 +24,6 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
-from nowcast.errors import SourceError
 from nowcast.regions import region_code
 from nowcast.sources.base import (
     LINE,
@@ -32,6 +31,7 @@ from nowcast.sources.base import (
     Source,
     check_period_order,
     check_unique,
+    fail_first_row,
     month_end,
     read_table,
     to_date,
@@ -67,17 +67,6 @@ TIDY = pa.DataFrameSchema(
 )
 
 
-def _fail(path: Path, df: pd.DataFrame, bad: pd.Series, field: str, message: str) -> None:
-    if bad.any():
-        i = bad.to_numpy().nonzero()[0][0]
-        raise SourceError(
-            path,
-            message.format(**{k: df[k].iloc[i] for k in df.columns if isinstance(k, str)}),
-            line=int(df[LINE].iloc[i]),
-            field=field,
-        )
-
-
 def _check_period_types(path: Path, tidy: pd.DataFrame) -> None:
     """A ``month`` row spans one calendar month, a ``year`` row one calendar year, a ``ytd``
     row starts on 1 January and ends on a month end within that year."""
@@ -97,7 +86,7 @@ def _check_period_types(path: Path, tidy: pd.DataFrame) -> None:
         "ytd": "a ytd row must start on 1 January and end on a month end of that year",
     }
     for name, good in ok.items():
-        _fail(
+        fail_first_row(
             path,
             tidy,
             kind.eq(name) & ~good,
@@ -113,7 +102,7 @@ def parse(path: Path) -> pd.DataFrame:
     raw = read_table(path, COLUMNS)
     area = raw["area"].astype(str).str.strip()
     codes = area.map(region_code)
-    _fail(
+    fail_first_row(
         path,
         raw.assign(area=area),
         codes.isna(),
@@ -121,7 +110,7 @@ def parse(path: Path) -> pd.DataFrame:
         "unknown area {area!r}: add its name to nowcast/regions.py",
     )
     kind = raw["period_type"].astype(str).str.strip().str.lower()
-    _fail(
+    fail_first_row(
         path,
         raw.assign(period_type=kind),
         ~kind.isin(list(LAG_DAYS)),
@@ -129,7 +118,7 @@ def parse(path: Path) -> pd.DataFrame:
         "expected period_type year, month or ytd, got {period_type!r}",
     )
     observer = raw["attributed_to"].astype(str).str.strip()
-    _fail(
+    fail_first_row(
         path,
         raw,
         observer.eq(""),

@@ -54,6 +54,7 @@ from nowcast.sources.base import (
     Source,
     check_period_order,
     check_unique,
+    fail_first_row,
     read_table,
     to_date,
     to_number,
@@ -100,18 +101,6 @@ TIDY = pa.DataFrameSchema(
 )
 
 
-def _fail(path: Path, df: pd.DataFrame, bad: pd.Series, field: str, message: str) -> None:
-    """Raise for the first ``bad`` row; ``message`` may use ``{value}`` for that cell."""
-    if bad.any():
-        i = bad.to_numpy().nonzero()[0][0]
-        raise SourceError(
-            path,
-            message.format(value=df[field].iloc[i]),
-            line=int(df[LINE].iloc[i]),
-            field=field,
-        )
-
-
 def parse(path: Path) -> pd.DataFrame:
     """One row per published figure, checked: known series, its unit, value in range, known
     region, period order, a publisher and a publication date."""
@@ -119,7 +108,7 @@ def parse(path: Path) -> pd.DataFrame:
     text = {c: raw[c].astype(str).str.strip() for c in COLUMNS}
     raw = raw.assign(**text)
     series = text["series"]
-    _fail(
+    fail_first_row(
         path,
         raw,
         ~series.isin(list(SERIES)),
@@ -127,7 +116,7 @@ def parse(path: Path) -> pd.DataFrame:
         f"unknown series {{value!r}}: expected one of {sorted(SERIES)}",
     )
     expected_unit = series.map({k: v[0] for k, v in SERIES.items()})
-    _fail(
+    fail_first_row(
         path,
         raw.assign(expected=expected_unit),
         text["unit"].ne(expected_unit),
@@ -136,14 +125,14 @@ def parse(path: Path) -> pd.DataFrame:
         + ", ".join(f"{u!r} for {s}" for s, (u, _, _) in SERIES.items()),
     )
     codes = text["region"].map(region_code)
-    _fail(
+    fail_first_row(
         path,
         raw,
         codes.isna(),
         "region",
         "unknown region {value!r}: expected a code from nowcast.regions (RU, RU-IRK, ...)",
     )
-    _fail(path, raw, text["publisher"].eq(""), "publisher", "publisher is empty")
+    fail_first_row(path, raw, text["publisher"].eq(""), "publisher", "publisher is empty")
     value = to_number(path, raw, "value")
     low = series.map({k: v[1] for k, v in SERIES.items()})
     high = series.map({k: v[2] for k, v in SERIES.items()})

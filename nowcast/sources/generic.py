@@ -41,6 +41,7 @@ from nowcast.sources.base import (
     Source,
     check_period_order,
     check_unique,
+    fail_first_row,
     read_table,
     to_date,
     to_number,
@@ -70,17 +71,6 @@ TIDY = pa.DataFrameSchema(
 )
 
 
-def _fail(path: Path, df: pd.DataFrame, bad: pd.Series, field: str, message: str) -> None:
-    if bad.any():
-        i = bad.to_numpy().nonzero()[0][0]
-        raise SourceError(
-            path,
-            message.format(value=df[field].iloc[i]),
-            line=int(df[LINE].iloc[i]),
-            field=field,
-        )
-
-
 def parse(path: Path) -> pd.DataFrame:
     """The rows as a tidy long table; ``published`` is NaT where the file gives none."""
     raw = read_table(path, REQUIRED)
@@ -88,7 +78,7 @@ def parse(path: Path) -> pd.DataFrame:
         if col not in raw.columns:
             raw[col] = ""
     raw = raw.assign(**{c: raw[c].astype(str).str.strip() for c in REQUIRED + OPTIONAL})
-    _fail(
+    fail_first_row(
         path,
         raw,
         ~raw["series"].str.fullmatch(SERIES_PATTERN),
@@ -96,10 +86,12 @@ def parse(path: Path) -> pd.DataFrame:
         "series {value!r} is not a valid name: expected lower-case letters, digits and"
         f" underscores, starting with a letter ({SERIES_PATTERN})",
     )
-    _fail(path, raw, raw["unit"].eq(""), "unit", "unit is empty: expected the unit as text")
+    fail_first_row(
+        path, raw, raw["unit"].eq(""), "unit", "unit is empty: expected the unit as text"
+    )
     region = raw["region"].where(raw["region"].ne(""), RUSSIA)
     codes = region.map(region_code)
-    _fail(
+    fail_first_row(
         path,
         raw.assign(region=region),
         codes.isna(),
