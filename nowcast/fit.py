@@ -3,9 +3,10 @@ diagnostics that gate the run, and the posterior saved with its provenance.
 
 The posterior (an arviz ``DataTree``) is the only thing forecasts and reports read. Groups:
 ``posterior`` (free parameters and every named quantity, ``hidden_inflow_usd`` with dim
-``month``), ``sample_stats``, ``prior``, ``prior_predictive``, ``observed_data`` and ``panel``
-(the exact data the fit saw). Attributes record the data vintage, spec hash, package version,
-seed and sampler settings.
+``month``), ``sample_stats``, ``prior``, ``prior_predictive``, ``observed_data``, ``panel``
+(the exact data the fit saw) and ``evidence`` (each kind's figures, periods and labels as the
+model saw them, from the evidence registry). Attributes record the data vintage, spec hash,
+package version, seed and sampler settings.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from nowcast.errors import NowcastError
 from nowcast.files import write_atomic, write_csv
 from nowcast.model.build import build_model
 from nowcast.model.data import ModelData, prepare
+from nowcast.model.evidence import EVIDENCE_GROUP, evidence_dataset
 from nowcast.model.spec import ModelSpec, Sampler
 
 # Forward passes (derived quantities, prior draws) run once per call: PyTensor's default
@@ -164,6 +166,7 @@ def fit(
         "posterior": xr.DataTree(posterior),
         "sample_stats": xr.DataTree(tree["sample_stats"].to_dataset()),
         "panel": xr.DataTree(_panel_for_netcdf(panel)),
+        EVIDENCE_GROUP: xr.DataTree(evidence_dataset(data)),
     }
     for group in ("prior", "prior_predictive", "observed_data"):
         if group in prior.children:

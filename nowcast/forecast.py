@@ -1,13 +1,15 @@
 """Probabilistic forecasts: posterior draws -> paths of the hidden inflow and USD/RUB,
 h months ahead, under the baseline or a user's scenario.
 
-Each posterior draw is pushed through the model's own equations (``nowcast.model.equations``)
-month by month. Drivers go forward by simple stochastic processes fitted to the panel's recent
+Each posterior draw is pushed through the model's own transitions and equations
+(``nowcast.model.equations``, the functions the PyMC model is built from): the share's logit
+AR(1), efficiency and power, psi by date, the electricity bill, the hidden inflow and the ruble
+equation. Drivers go forward by simple stochastic processes fitted to the panel's recent
 history (BTC price and network hashrate: log random walks with drift over the last 36 months;
 Brent: a driftless log random walk; the key rate held at its last value), the block subsidy by
 the halving schedule, fees at their last-12-month mean in BTC. A scenario file fixes the BTC
-price and/or Brent path instead. Forecasts read the posterior only (the panel it carries is
-part of it).
+price, Brent and/or key-rate path instead. Forecasts read the posterior only (the panel and the
+spec it carries are part of it).
 """
 
 from __future__ import annotations
@@ -23,13 +25,16 @@ import xarray as xr
 from nowcast.constants import CHAIN, DRAW, MONTH
 from nowcast.errors import NowcastError
 from nowcast.model import equations as eq
+from nowcast.model.spec import spec_of
 
 HORIZON = "horizon"
 SAMPLE = "sample"
 SCENARIO_DRIVERS = {
     "btc_price_usd": "BTC price, monthly mean, USD",
     "brent_usd_per_bbl": "Brent, monthly mean, USD per barrel",
+    "key_rate_pct": "Bank of Russia key rate, monthly mean, %",
 }
+SCENARIO_DRIVERS_OUT = ["btc_price_usd", "brent_usd_per_bbl", "btc_hashrate_eh_s", "key_rate_pct"]
 HISTORY_MONTHS = 36
 # Block subsidy halves every 210,000 blocks; the next after 2024-04-20 is expected in 2028.
 NEXT_HALVING = pd.Timestamp("2028-04-01")
@@ -75,9 +80,13 @@ def load_scenario(path: str | Path) -> Scenario:
                 raise NowcastError(
                     f"{path}: field '{driver}.{month}': expected a month as YYYY-MM"
                 ) from None
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            # prices must be positive; a policy rate may be zero
+            number = not isinstance(value, bool) and isinstance(value, int | float)
+            floor_ok = number and ((value >= 0) if driver == "key_rate_pct" else (value > 0))
+            if not floor_ok:
+                kind = "a non-negative" if driver == "key_rate_pct" else "a positive"
                 raise NowcastError(
-                    f"{path}: field '{driver}.{month}': expected a positive number, got {value!r}"
+                    f"{path}: field '{driver}.{month}': expected {kind} number, got {value!r}"
                 )
             out[ts] = float(value)
         paths[driver] = out
@@ -114,6 +123,13 @@ def _driver_paths(
             if m in fixed:
                 path[:, j] = fixed[m]
         out[name] = path
+    # the key rate is a policy decision, not a random walk: held at its last value unless the
+    # scenario sets a path
+    rate = np.full((n, h), _last(panel["key_rate_pct"]))
+    for j, m in enumerate(months):
+        if m in scenario.paths.get("key_rate_pct", {}):
+            rate[:, j] = scenario.paths["key_rate_pct"][m]
+    out["key_rate_pct"] = rate
     subsidy = 3.125 * np.where(months >= NEXT_HALVING, 0.5, 1.0)
     days = months.days_in_month.to_numpy()
     issuance = subsidy * 144.0 * days  # ~144 blocks a day
@@ -137,12 +153,18 @@ def forecast(
 ) -> xr.Dataset:
     """Paths h = 1..``horizon`` months after the last fitted month, one per posterior draw.
 
+    Each draw goes forward through the model's own transitions (``nowcast.model.equations``):
+    the share's logit AR(1) around its long-run level, fleet efficiency and power, psi by the
+    forecast month's date (the spec's legalisation date), the electricity bill at the month's
+    own rate, and the ruble equation with its oil and key-rate terms and Student-t shocks.
+
     Returns a Dataset on dims (``sample``, ``month``): ``hidden_inflow_usd`` (USD per month),
-    ``usd_rub`` (RUB per USD, monthly mean), ``hashrate_share``, ``mining_power_gw`` and the
-    driver paths; attrs name the scenario."""
+    ``usd_rub`` (RUB per USD, monthly mean), ``hashrate_share``, ``share_logit``,
+    ``mining_power_gw`` and the driver paths; attrs name the scenario."""
     if horizon < 1:
         raise NowcastError(f"horizon must be at least 1 month, got {horizon}")
     scenario = scenario or Scenario()
+    spec = spec_of(tree)
     post = tree["posterior"].to_dataset().stack({SAMPLE: (CHAIN, DRAW)})
     panel = tree["panel"].to_dataset()
     fitted = pd.DatetimeIndex(post[MONTH].values)
@@ -154,48 +176,73 @@ def forecast(
     def p(name: str) -> np.ndarray:
         return post[name].values
 
+    def col(name: str) -> np.ndarray:  # one value per draw, as a column against months
+        return p(name)[:, None]
+
     hours = months.days_in_month.to_numpy() * 24.0
     years_2019 = (months - pd.Timestamp("2019-01-01")).days.to_numpy() / 365.25
-    logit = post["share_logit"].isel({MONTH: -1}).values
-    step = p("share_step_sd")
+
+    # Russia's hashrate share: the fitted AR(1) carried on from each draw's last month
+    mean = p("share_logit_mean")
+    last = post["share_logit"].isel({MONTH: -1}).values
+    innovations = rng.standard_normal((n, horizon))
+    scales = np.broadcast_to(col("share_step_sd"), (n, horizon))
+    deviation = eq.ar1_deviation_path(
+        last - mean, p("share_ar_rho"), scales, innovations, horizon, np
+    )
+    share_logit = mean[:, None] + deviation
+    share = eq.logistic(share_logit, np)
+    eff = eq.fleet_efficiency_j_per_th(
+        col("efficiency_2019_log_j_per_th"), col("efficiency_decline_per_year"), years_2019, np
+    )
+    power = eq.mining_power_gw(share, drv["btc_hashrate_eh_s"], eff, col("overhead_pue"))
+    revenue = eq.mining_revenue_usd_bn(share, drv["network_revenue_usd"])
+    after = np.asarray(months >= pd.Timestamp(spec.legalisation))
+    psi = eq.converted_fraction(after, col("psi_before"), col("psi_after"), np)
+
+    def changes(name: str, driver: str, log: bool) -> np.ndarray:
+        path = np.concatenate([np.full((n, 1), _last(panel[name])), drv[driver]], axis=1)
+        return np.diff(np.log(path) if log else path, axis=1)
+
+    dlog_oil = changes("brent_usd_per_bbl", "brent_usd_per_bbl", log=True)
+    d_rate = changes("key_rate_pct", "key_rate_pct", log=False)
+    shocks = rng.standard_t(col("ruble_nu") + 2.0, size=(n, horizon)) * col("ruble_scale")
+
+    inflow = np.empty((n, horizon))
+    usd_rub = np.empty((n, horizon))
     u_prev = np.full(n, _last(panel["usd_rub_mean"]))
-    oil_prev = np.full(n, _last(panel["brent_usd_per_bbl"]))
-    nu = p("ruble_nu") + 2.0
-    res = {
-        k: np.empty((n, horizon))
-        for k in ("hidden_inflow_usd", "usd_rub", "hashrate_share", "mining_power_gw")
-    }
     for j in range(horizon):
-        logit = logit + step * rng.standard_normal(n)
-        share = eq.logistic(logit, np)
-        eff = eq.fleet_efficiency_j_per_th(
-            p("efficiency_2019_log_j_per_th"), p("efficiency_decline_per_year"), years_2019[j], np
-        )
-        power = eq.mining_power_gw(share, drv["btc_hashrate_eh_s"][:, j], eff, p("overhead_pue"))
-        revenue = eq.mining_revenue_usd_bn(share, drv["network_revenue_usd"][:, j])
-        shock = rng.standard_t(nu) * p("ruble_scale")
-        dlog_oil = np.log(drv["brent_usd_per_bbl"][:, j] / oil_prev)
         u = u_prev
         for _ in range(3):  # the bill is converted at the month's rate, which F moves
             cost = eq.electricity_cost_usd_bn(
-                power, hours[j], p("electricity_price_rub_per_kwh"), u
+                power[:, j], hours[j], p("electricity_price_rub_per_kwh"), u
             )
-            inflow = eq.hidden_inflow_usd_bn(cost, revenue, p("psi_after"))
+            inflow[:, j] = eq.hidden_inflow_usd_bn(cost, revenue[:, j], psi[:, j])
             dlog_u = (
-                p("ruble_intercept")
-                + p("ruble_oil_beta") * dlog_oil
-                - p("ruble_gamma") * inflow
-                + shock
+                eq.ruble_dlog_mean(
+                    p("ruble_intercept"),
+                    p("ruble_oil_beta"),
+                    dlog_oil[:, j],
+                    p("ruble_rate_beta"),
+                    d_rate[:, j],
+                    p("ruble_gamma"),
+                    inflow[:, j],
+                )
+                + shocks[:, j]
             )
             u = u_prev * np.exp(dlog_u)
-        res["hidden_inflow_usd"][:, j] = inflow * 1e9
-        res["usd_rub"][:, j] = u
-        res["hashrate_share"][:, j] = share
-        res["mining_power_gw"][:, j] = power
-        u_prev, oil_prev = u, drv["brent_usd_per_bbl"][:, j]
+        usd_rub[:, j] = u
+        u_prev = u
+    res = {
+        "hidden_inflow_usd": inflow * 1e9,
+        "usd_rub": usd_rub,
+        "hashrate_share": share,
+        "share_logit": share_logit,
+        "mining_power_gw": power,
+    }
     coords = {SAMPLE: np.arange(n), MONTH: months}
     ds = xr.Dataset({k: ((SAMPLE, MONTH), v) for k, v in res.items()}, coords=coords)
-    for k in ("btc_price_usd", "brent_usd_per_bbl", "btc_hashrate_eh_s"):
+    for k in SCENARIO_DRIVERS_OUT:
         ds[k] = ((SAMPLE, MONTH), drv[k])
     ds.attrs.update(
         scenario=scenario.name,

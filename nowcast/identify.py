@@ -5,7 +5,8 @@
 * ``sensitivity``: power-scaling sensitivity (Kallioinen et al. 2023, as arviz provides) to
   the prior and to each likelihood, i.e. each kind of evidence;
 * ``ablation``: the hidden inflow's annual 90% interval when each kind of evidence is left out
-  (a spec variant per kind, ``models/no_*.toml``), against the full model.
+  (a spec variant per switch of the evidence registry, ``no_<switch>``), against the full
+  model.
 """
 
 from __future__ import annotations
@@ -23,23 +24,11 @@ from nowcast.constants import CHAIN, DRAW, MONTH
 from nowcast.fit import FORWARD_COMPILE, fit
 from nowcast.model.build import build_model
 from nowcast.model.data import prepare
-from nowcast.model.spec import ModelSpec, Sampler, load_spec
+from nowcast.model.evidence import REGISTRY, switches
+from nowcast.model.spec import Sampler, load_spec, spec_of
 
 LATENT = ["hidden_inflow_usd", "hashrate_share", "mining_power_gw", "efficiency_j_per_th"]
-ABLATIONS = [
-    "no_electricity",
-    "no_published_power",
-    "no_hashrate_share",
-    "no_btc_mined",
-    "no_ruble",
-    "no_bop",
-]
 SAMPLE = (CHAIN, DRAW)
-
-
-def spec_of(tree: xr.DataTree) -> ModelSpec:
-    """The spec a saved posterior was fitted with (from its attributes)."""
-    return ModelSpec.model_validate_json(tree.attrs["spec_json"])
 
 
 def model_of(tree: xr.DataTree) -> pm.Model:
@@ -133,15 +122,19 @@ def add_log_densities(tree: xr.DataTree, model: pm.Model | None = None) -> xr.Da
     return out
 
 
-# Which likelihood terms make up each kind of evidence (names of the model's observed vars).
-EVIDENCE_TERMS = {
-    "hashrate_share": ["obs_cbeci_share_logit", "obs_share_estimates"],
-    "electricity": ["obs_electricity_regional_twh", "obs_electricity_national_twh"],
-    "published_power": ["obs_power_gw", "obs_load_mw", "obs_mining_twh"],
-    "btc_mined": ["obs_btc_mined", "obs_mining_revenue"],
-    "ruble": ["obs_usd_rub_dlog"],
-    "bop": ["obs_errors_omissions_usd_bn"],
-}
+def evidence_terms() -> dict[str, list[str]]:
+    """Likelihood terms (observed variables) of each ablation switch, from the registry."""
+    out: dict[str, list[str]] = {}
+    for kind in REGISTRY.values():
+        out.setdefault(kind.switch, []).append(kind.observed_name)
+    return out
+
+
+def ablation_variants() -> list[str]:
+    """One ablation variant per switch of the registry: ``no_<switch>``."""
+    return [f"no_{s}" for s in switches()]
+
+
 SENSITIVITY_THRESHOLD = 0.05  # arviz / priorsense default
 
 
@@ -157,7 +150,7 @@ def sensitivity(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.Dat
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # arviz warns about Pareto-k on weak components
         cols["prior"] = az.psense(tree, var_names=names, group="prior")
-        for kind, terms in EVIDENCE_TERMS.items():
+        for kind, terms in evidence_terms().items():
             use = [t for t in terms if t in present]
             if use:
                 cols[kind] = az.psense(
@@ -204,9 +197,10 @@ def ablation(
 ) -> pd.DataFrame:
     """The annual hidden inflow's 90% interval with all evidence and with each kind left out.
 
-    Each variant (``models/no_*.toml``) is fitted to the same panel with the same sampler
-    settings; ``full`` reuses an existing fit of the default spec."""
-    variants = variants if variants is not None else ABLATIONS
+    Each variant (``no_<switch>``: the default spec with that switch off) is fitted to the
+    same panel with the same sampler settings; ``full`` reuses an existing fit of the default
+    spec."""
+    variants = variants if variants is not None else ablation_variants()
     sampler = sampler or load_spec().sampler
     fits: dict[str, xr.DataTree] = {}
     fits["all evidence"] = (

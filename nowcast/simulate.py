@@ -1,8 +1,11 @@
 """The simulator: datasets drawn from the model's own generative story, with known truth.
 
 One joint draw from the prior of the default spec (parameters, latent share, power, regional
-electricity, hidden inflow) and of every observation, written in the publishers' own formats so
-``nowcast ingest-dir`` reads it like real data, plus ``truth.csv``.
+electricity, hidden inflow) and of every observation, plus ``truth.csv``. Drivers are written in
+their publishers' own formats; every kind of evidence of the registry
+(``nowcast.model.evidence``) as a generic long CSV of its panel series, so a new kind of
+evidence is simulated with no change here. ``nowcast ingest-dir`` reads the folder like real
+data.
 
 By default the evidence has the real data's availability (which months, years and quarters
 each source published, the sparse published estimates), so calibration speaks about the real
@@ -28,16 +31,16 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
-from nowcast.constants import RUSSIA, WORLD
+from nowcast.constants import RUSSIA
 from nowcast.datasets import bundled_data_dir, read_manifest
 from nowcast.errors import NowcastError
 from nowcast.files import write_csv, write_text
 from nowcast.fit import FORWARD_COMPILE, quiet_pymc
 from nowcast.model.build import build_model
 from nowcast.model.data import CBECI_OBSERVER, ModelData, prepare
+from nowcast.model.evidence import REGISTRY
 from nowcast.model.spec import ModelSpec, load_spec
 from nowcast.panel import panel_from_observations
-from nowcast.regions import region
 from nowcast.sources import get_source
 from nowcast.store import SIMULATED_MARKER
 
@@ -154,7 +157,8 @@ def simulate(
     for _ in range(6):
         data.drivers["usd_rub"] = usd_rub
         draw = _draw(build_model(spec, data), seed)
-        new = usd_rub[0] * np.exp(np.concatenate([[0.0], np.cumsum(draw["obs_usd_rub_dlog"])]))
+        dlog = draw[REGISTRY["usd_rub_dlog"].observed_name]
+        new = usd_rub[0] * np.exp(np.concatenate([[0.0], np.cumsum(dlog)]))
         converged = np.max(np.abs(new / usd_rub - 1.0)) < 1e-9
         usd_rub = new
         if converged:
@@ -180,14 +184,6 @@ def simulate(
 # --------------------------------------------------------------------------- writing
 
 
-def _period_type(start: pd.Timestamp, end: pd.Timestamp) -> str:
-    if start.month == 1 and start.day == 1 and end.month == 12 and end.day == 31:
-        return "year"
-    if start.to_period("M") == end.to_period("M"):
-        return "month"
-    return "ytd"
-
-
 def _write(
     out: Path,
     data: ModelData,
@@ -197,7 +193,6 @@ def _write(
     seed: int,
     rich: bool,
 ) -> None:
-    B = data.blocks
     lo, hi = window[0], window[-1] + pd.offsets.MonthEnd(0)
     files: dict[str, str] = {}
     src = bundled_data_dir()
@@ -227,121 +222,30 @@ def _write(
     write_csv(fx, out / "usd_rub_cbr_daily.csv")
     files["usd_rub_cbr_daily.csv"] = "cbr_usd_rub"
 
-    # CBECI map: Russia and the rest of the world, shares summing to 100%
-    b = B["cbeci_share"]
-    if b.n:
-        share = 1.0 / (1.0 + np.exp(-draw["obs_cbeci_share_logit"]))
-        hr = data.drivers["hashrate_eh_s"]
-        rows = []
-        for (_, lab), s in zip(b.labels.iterrows(), share, strict=True):
-            t = data.months.get_loc(lab.period_start)
-            for country, v in (("Russian Federation", s), ("Other", 1.0 - s)):
-                rows.append(
-                    {
-                        "date": f"{lab.period_start:%Y-%m-%d}",
-                        "country": country,
-                        "monthly_hashrate_%": f"{100 * v:.2f}%",
-                        "monthly_absolute_hashrate_EH/S": round(v * hr[t], 2),
-                    }
-                )
-        # rounding to 2 decimals must still sum to 100: give the residual to Other
-        df = pd.DataFrame(rows)
-        write_csv(df, out / "cbeci_mining_countries.csv")
-        files["cbeci_mining_countries.csv"] = "cbeci_mining_map"
-
-    # electricity: regional figures as the System Operator's points
-    rows = []
-    reg = B["electricity_regional"]
-    for (_, lab), v in zip(
-        reg.labels.iterrows(), draw.get("obs_electricity_regional_twh", []), strict=False
-    ):
-        rows.append(
-            {
-                "area": region(lab.region).name,
-                "period_start": f"{lab.period_start:%Y-%m-%d}",
-                "period_end": f"{lab.period_end:%Y-%m-%d}",
-                "period_type": _period_type(lab.period_start, lab.period_end),
-                "consumption_mln_kwh": round(float(v) * 1e3, 1),
-                "attributed_to": lab.observer,
-                "relayed_by_url": "",
-                "note": SIM_NOTE,
-            }
-        )
-    if rows:
-        write_csv(pd.DataFrame(rows), out / "electricity_published_points.csv")
-        files["electricity_published_points.csv"] = "so_ups_points"
-
-    nat = B["electricity_national"]
-    if nat.n:
-        demand = np.round(draw["obs_electricity_national_twh"], 3)
-        years = nat.labels.period_start.dt.year.to_numpy()
-        df = pd.DataFrame(
-            {
-                "country": "Russia",
-                "year": years,
-                "iso_code": "RUS",
-                "electricity_demand": demand,
-                "electricity_generation": np.round(demand + 15.0, 3),
-                "net_elec_imports": -15.0,
-                "electricity_demand_per_capita": "",
-                "population": "",
-            }
-        )
-        write_csv(df, out / "electricity_russia_yearly_ember.csv")
-        files["electricity_russia_yearly_ember.csv"] = "ember_yearly"
-
-    # published estimates, with the units of data/published_estimates.csv
-    est = []
-    spec_rows = [
-        ("share_estimates", "hashrate_share", "fraction", lambda x: 1 / (1 + np.exp(-x))),
-        ("power_gw", "mining_power_gw", "GW", np.exp),
-        ("load_mw", "mining_load_mw", "MW", np.exp),
-        ("mining_twh", "mining_electricity_twh", "TWh", np.exp),
-        ("btc_mined", "btc_mined_btc", "BTC", np.exp),
-        ("mining_revenue", "mining_revenue_usd_bn", "USD bn", np.exp),
-    ]
-    for block, series, unit, inv in spec_rows:
-        blk = B[block]
-        if not blk.n:
+    # every kind of evidence the registry declares, drawn by the model, as generic long CSV
+    # rows in the panel's own series and units (one file per kind)
+    for kind in REGISTRY.values():
+        blk = data.blocks.get(kind.name)
+        if not kind.series or blk is None or not blk.n or kind.observed_name not in draw:
             continue
-        vals = inv(draw[f"obs_{block}"])
-        for (_, lab), v in zip(blk.labels.iterrows(), vals, strict=True):
-            est.append(
-                {
-                    "series": series,
-                    "region": lab.region,
-                    "period_start": f"{lab.period_start:%Y-%m-%d}",
-                    "period_end": f"{lab.period_end:%Y-%m-%d}",
-                    "value": float(f"{v:.6g}"),
-                    "unit": unit,
-                    "publisher": lab.observer,
-                    "published": f"{lab.published:%Y-%m-%d}",
-                    "url": "",
-                    "note": SIM_NOTE,
-                }
-            )
-    if est:
-        write_csv(pd.DataFrame(est), out / "published_estimates.csv")
-        files["published_estimates.csv"] = "published_estimates"
-
-    # errors and omissions, as a generic long CSV with release dates
-    eo = B["errors_omissions"]
-    if eo.n:
+        values = kind.observation.from_scale(draw[kind.observed_name], np) / kind.value_scale
+        lab = blk.labels
         df = pd.DataFrame(
             {
-                "series": "bop_net_errors_omissions_usd_bn",
-                "period_start": eo.labels.period_start.dt.strftime("%Y-%m-%d"),
-                "period_end": eo.labels.period_end.dt.strftime("%Y-%m-%d"),
-                "value": np.round(draw["obs_errors_omissions_usd_bn"], 3),
-                "unit": "USD bn",
-                "region": RUSSIA,
-                "published": eo.labels.published.dt.strftime("%Y-%m-%d"),
-                "observer": "Bank of Russia",
+                "series": kind.series,
+                "period_start": lab.period_start.dt.strftime("%Y-%m-%d"),
+                "period_end": lab.period_end.dt.strftime("%Y-%m-%d"),
+                "value": [float(f"{v:.6g}") for v in values],
+                "unit": kind.series_unit or kind.unit,
+                "region": lab.region,
+                "published": lab.published.dt.strftime("%Y-%m-%d"),
+                "observer": lab.observer,
                 "note": SIM_NOTE,
             }
         )
-        write_csv(df, out / "errors_omissions.csv")
-        files["errors_omissions.csv"] = "generic"
+        name = f"evidence_{kind.name}.csv"
+        write_csv(df, out / name)
+        files[name] = "generic"
 
     manifest = "# SIMULATED dataset written by `nowcast simulate`\n[files]\n" + "".join(
         f'"{k}" = "{v}"\n' for k, v in files.items()
@@ -356,4 +260,3 @@ def _write(
         "Every figure ingested from this folder is marked SIMULATED in the store.\n",
         out / SIMULATED_MARKER,
     )
-    _ = WORLD  # region of copied drivers

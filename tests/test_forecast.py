@@ -30,7 +30,9 @@ def prior_tree(tmp_path_factory):
     draws = pm.sample_prior_predictive(
         draws=400, model=model, random_seed=3, compile_kwargs=FORWARD_COMPILE
     )
-    return xr.DataTree.from_dict({"/posterior": draws["prior"].to_dataset(), "/panel": panel})
+    tree = xr.DataTree.from_dict({"/posterior": draws["prior"].to_dataset(), "/panel": panel})
+    tree.attrs["spec_json"] = spec.model_dump_json()
+    return tree
 
 
 def _write(tmp_path, text):

@@ -16,7 +16,8 @@ import pytensor.tensor as pt
 
 from nowcast.constants import MONTH, REGION
 from nowcast.model import equations as eq
-from nowcast.model.data import Block, ModelData
+from nowcast.model.data import ModelData
+from nowcast.model.evidence import REGISTRY
 from nowcast.model.spec import ModelSpec, Prior
 
 YEAR = "year"
@@ -69,7 +70,7 @@ def mixed_ar_walk(
         if last is None:
             mu0, sd0 = init.mu - mean, pt.as_tensor(init.sigma)
         else:
-            mu0, sd0 = rho * last, step_sd
+            mu0, sd0 = eq.share_logit_step(last, 0.0, rho, step_sd)
         if centred[t]:
             # centred on the level x itself, which the observations see directly
             if n == 1:
@@ -88,29 +89,18 @@ def mixed_ar_walk(
         else:
             z = pm.Normal(f"{name}_step_z_{k}", 0.0, 1.0, shape=n)
             scales = pt.concatenate([pt.stack([sd0]), pt.repeat(step_sd, n - 1)])
-            lag = np.subtract.outer(np.arange(n), np.arange(n))  # k - j
-            decay = pt.switch(lag >= 0, rho ** np.maximum(lag, 0), 0.0)
-            piece = rho ** np.arange(n) * mu0 + pt.dot(decay, scales * z)
+            if last is None:
+                # the first month is drawn around the initial prior itself, not a transition
+                piece = mu0 * rho ** np.arange(n) + eq.ar1_deviation_path(
+                    0.0, rho, scales, z, n, pt
+                )
+            else:
+                piece = eq.ar1_deviation_path(last, rho, scales, z, n, pt)
         pieces.append(piece)
         last = piece[-1]
         t = end
         k += 1
     return pm.Deterministic(name, mean + pt.concatenate(pieces), dims=MONTH)
-
-
-def obs_dim(block: str) -> str:
-    """Dim name of one evidence block's observations."""
-    return f"{block}_obs"
-
-
-def _period_sum(block: Block, monthly: pt.TensorVariable) -> pt.TensorVariable:
-    """Sum of a monthly quantity over each observation's period (one matrix product)."""
-    return pt.dot(block.weights, monthly)
-
-
-def _period_mean(block: Block, monthly: pt.TensorVariable) -> pt.TensorVariable:
-    w = block.weights / block.weights.sum(axis=1, keepdims=True)
-    return pt.dot(w, monthly)
 
 
 def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
@@ -125,9 +115,7 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
     }
     for name, block in data.blocks.items():
         if block.n:
-            coords[obs_dim(name)] = np.arange(block.n)
-    if spec.evidence.ruble:
-        coords["ruble_obs"] = data.months[1:]
+            coords[REGISTRY[name].dim] = np.arange(block.n)
 
     with pm.Model(coords=coords) as model:
         d = data.drivers
@@ -142,7 +130,10 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         step_sd = prior("share_step_sd", P["share_step_sd"])
         long_run = prior("share_logit_mean", P["share_logit_mean"])
         rho = prior("share_ar_rho", P["share_ar_rho"])
-        centred = data.blocks["cbeci_share"].weights.sum(axis=0) > 0
+        centred = np.zeros(T, dtype=bool)
+        for kind in REGISTRY.values():
+            if kind.centres_share and kind.name in data.blocks:
+                centred |= data.blocks[kind.name].weights.sum(axis=0) > 0
         share_logit = mixed_ar_walk(
             "share_logit", P["share_logit_init"], long_run, rho, step_sd, centred
         )
@@ -179,9 +170,8 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         ban_eff = prior("ban_effect", P["ban_effect"])
         centre = data.years_since_start - data.years_since_start.mean()
         logits = alloc[:, None] + trend[:, None] * centre[None, :] - ban_eff * data.ban
-        full = pt.concatenate([logits, pt.zeros((1, T))], axis=0)
         region_share = pm.Deterministic(
-            "region_share", pt.special.softmax(full, axis=0), dims=(REGION, MONTH)
+            "region_share", eq.region_share(logits, pt), dims=(REGION, MONTH)
         )
 
         # --- electricity baselines: mining regions pooled; the rest of Russia with year effects
@@ -222,15 +212,18 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             pt,
         )
         mining_twh = eq.mining_electricity_twh(power, hours)
+        mining_twh = pm.Deterministic("mining_electricity_twh", mining_twh, dims=MONTH)
         elec = pm.Deterministic(
-            "electricity_twh", base + region_share * mining_twh[None, :], dims=(REGION, MONTH)
+            "electricity_twh",
+            eq.regional_electricity_twh(base, region_share, mining_twh),
+            dims=(REGION, MONTH),
         )
 
         # --- the hidden inflow
         price = prior("electricity_price_rub_per_kwh", P["electricity_price_rub_per_kwh"])
         psi_b = prior("psi_before", P["psi_before"])
         psi_a = prior("psi_after", P["psi_after"])
-        psi = pt.switch(data.after_legalisation, psi_a, psi_b)
+        psi = eq.converted_fraction(data.after_legalisation, psi_b, psi_a, pt)
         m_rev = pm.Deterministic(
             "mining_revenue_usd_bn", eq.mining_revenue_usd_bn(share, revenue), dims=MONTH
         )
@@ -244,127 +237,58 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         )
         pm.Deterministic("hidden_inflow_usd", inflow * 1e9, dims=MONTH)
 
-        _likelihoods(
-            spec,
-            data,
-            share_logit,
-            power,
-            region_share,
-            elec,
-            mining_twh,
-            share,
-            issuance,
-            m_rev,
-            inflow,
-        )
+        latents = {
+            "share_logit": share_logit,
+            "hashrate_share": share,
+            "mining_power_gw": power,
+            "region_share": region_share,
+            "electricity_twh": elec,
+            "mining_electricity_twh": mining_twh,
+            "issuance_btc": issuance,
+            "mining_revenue_usd_bn": m_rev,
+            "hidden_inflow_usd_bn": inflow,
+        }
+        add_likelihoods(spec, data, _Quantities(latents, spec))
     return model
 
 
-def _likelihoods(
-    spec, data, share_logit, power, region_share, elec, mining_twh, share, issuance, m_rev, inflow
-) -> None:
-    P = spec.priors
-    B = data.blocks
+class _Quantities(dict):
+    """Latent quantities by name; a spec prior asked for by name becomes a PyMC variable the
+    first time (so kinds of evidence sharing an error scale share one parameter)."""
 
-    b = B["cbeci_share"]
-    if b.n:
-        sd = prior("cbeci_logit_sd", P["cbeci_logit_sd"])
-        pm.Normal(
-            "obs_cbeci_share_logit",
-            mu=_period_mean(b, share_logit),
-            sigma=sd,
-            observed=np.log(b.values / (1 - b.values)),
-            dims=obs_dim("cbeci_share"),
+    def __init__(self, latents: dict[str, pt.TensorVariable], spec: ModelSpec) -> None:
+        super().__init__(latents)
+        self.spec = spec
+
+    def __missing__(self, name: str) -> pt.TensorVariable:
+        if name not in self.spec.priors:
+            raise KeyError(f"{name}: neither a latent quantity nor a prior of the spec")
+        self[name] = prior(name, self.spec.priors[name])
+        return self[name]
+
+
+def add_likelihoods(spec: ModelSpec, data: ModelData, q: dict[str, pt.TensorVariable]) -> None:
+    """One likelihood per kind of evidence in the registry with figures in ``data``: the
+    kind's prediction (kept as ``predicted_<kind>``) and its observation model."""
+    for kind in REGISTRY.values():
+        block = data.blocks.get(kind.name)
+        if block is None or not block.n or not spec.uses(kind.switch):
+            continue
+        predicted = pm.Deterministic(
+            kind.predicted_name, kind.predict(q, block, data, pt), dims=kind.dim
         )
-
-    est_blocks = [
-        "share_estimates",
-        "power_gw",
-        "load_mw",
-        "mining_twh",
-        "btc_mined",
-        "mining_revenue",
-    ]
-    if any(B[k].n for k in est_blocks):
-        est_sd = prior("estimate_log_sd", P["estimate_log_sd"])
-        preds = {
-            "share_estimates": lambda blk: _period_mean(blk, share_logit),
-            "power_gw": lambda blk: pt.log(_period_mean(blk, power)),
-            "load_mw": lambda blk: pt.log(
-                (
-                    pt.as_tensor(blk.weights / blk.weights.sum(1, keepdims=True))
-                    * region_share[blk.group]
-                    * power[None, :]
-                ).sum(axis=1)
-                * 1e3
-            ),
-            "mining_twh": lambda blk: pt.log(_period_sum(blk, mining_twh)),
-            "btc_mined": lambda blk: pt.log(_period_sum(blk, share * issuance)),
-            "mining_revenue": lambda blk: pt.log(_period_sum(blk, m_rev)),
-        }
-        for k in est_blocks:
-            blk = B[k]
-            if not blk.n:
-                continue
-            observed = (
-                np.log(blk.values / (1 - blk.values))
-                if k == "share_estimates"
-                else np.log(blk.values)
-            )
-            pm.Normal(
-                f"obs_{k}", mu=preds[k](blk), sigma=est_sd, observed=observed, dims=obs_dim(k)
-            )
-
-    reg, nat = B["electricity_regional"], B["electricity_national"]
-    if reg.n or nat.n:
-        rel_sd = prior("electricity_obs_rel_sd", P["electricity_obs_rel_sd"])
-        if reg.n:
-            mu = (pt.as_tensor(reg.weights) * elec[reg.group]).sum(axis=1)
-            pm.Normal(
-                "obs_electricity_regional_twh",
+        obs = kind.observation
+        mu = obs.to_scale(predicted, pt)
+        observed = obs.to_scale(block.values, np)
+        sigma = obs.sigma(q, block, pt)
+        if obs.family == "student_t":
+            pm.StudentT(
+                kind.observed_name,
+                nu=obs.nu(q),
                 mu=mu,
-                sigma=rel_sd * reg.values,
-                observed=reg.values,
-                dims=obs_dim("electricity_regional"),
+                sigma=sigma,
+                observed=observed,
+                dims=kind.dim,
             )
-        if nat.n:
-            mu = _period_sum(nat, elec.sum(axis=0))
-            pm.Normal(
-                "obs_electricity_national_twh",
-                mu=mu,
-                sigma=rel_sd * nat.values,
-                observed=nat.values,
-                dims=obs_dim("electricity_national"),
-            )
-
-    if spec.evidence.ruble:
-        d = data.drivers
-        dlog_fx = np.diff(np.log(d["usd_rub"]))
-        dlog_oil = np.diff(np.log(d["brent_usd_per_bbl"]))
-        d_rate = np.diff(d["key_rate_pct"])
-        a = prior("ruble_intercept", P["ruble_intercept"])
-        b_oil = prior("ruble_oil_beta", P["ruble_oil_beta"])
-        b_rate = prior("ruble_rate_beta", P["ruble_rate_beta"])
-        gamma = prior("ruble_gamma", P["ruble_gamma"])
-        scale = prior("ruble_scale", P["ruble_scale"])
-        nu = prior("ruble_nu", P["ruble_nu"])
-        mu = a + b_oil * dlog_oil + b_rate * d_rate - gamma * inflow[1:]
-        pm.StudentT(
-            "obs_usd_rub_dlog", nu=nu + 2.0, mu=mu, sigma=scale, observed=dlog_fx, dims="ruble_obs"
-        )
-
-    eo = B["errors_omissions"]
-    if eo.n:
-        k0 = prior("eo_intercept", P["eo_intercept"])
-        shift = prior("eo_shift", P["eo_shift"])
-        k = prior("eo_k", P["eo_k"])
-        sd = prior("eo_sd", P["eo_sd"])
-        per_month = (k0 + shift * data.after_eo_shift) / 3.0 + k * inflow
-        n_months = eo.weights.sum(axis=1)
-        pm.Normal(
-            "obs_errors_omissions_usd_bn",
-            mu=_period_sum(eo, per_month),
-            sigma=sd * np.sqrt(n_months / 3.0),
-            observed=eo.values,
-            dims=obs_dim("errors_omissions"),
-        )
+        else:
+            pm.Normal(kind.observed_name, mu=mu, sigma=sigma, observed=observed, dims=kind.dim)

@@ -1,8 +1,8 @@
 """From the panel to the arrays the model reads: drivers on the month grid, and each kind of
 evidence as values plus an aggregation matrix (observations x months).
 
-This is the only place that knows which panel series feed which likelihood, so switching a
-kind of evidence off in a spec is switching off its block here.
+Which panel figures feed which likelihood is declared in the evidence registry
+(``nowcast.model.evidence``); a kind switched off in the spec gets an empty block here.
 """
 
 from __future__ import annotations
@@ -13,9 +13,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.constants import MONTH, PERIOD_OBS, REST_OF_RUSSIA, RUSSIA
+from nowcast.constants import MONTH, PERIOD_OBS, REST_OF_RUSSIA
 from nowcast.errors import NowcastError
+from nowcast.model.evidence import CBECI_OBSERVER, REGISTRY, PanelView
 from nowcast.model.spec import ModelSpec
+
+__all__ = ["CBECI_OBSERVER", "Block", "ModelData", "block_from_panel", "prepare"]
 
 DRIVERS = {
     "hashrate_eh_s": "btc_hashrate_eh_s",
@@ -26,7 +29,6 @@ DRIVERS = {
     "key_rate_pct": "key_rate_pct",
 }
 
-CBECI_OBSERVER = "Cambridge Centre for Alternative Finance (CBECI)"
 
 
 @dataclass
@@ -81,7 +83,8 @@ def _labels(panel: xr.Dataset, idx: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _block(panel: xr.Dataset, mask: np.ndarray, scale: float = 1.0) -> Block:
+def block_from_panel(panel: xr.Dataset, mask: np.ndarray, scale: float = 1.0) -> Block:
+    """The panel's period observations where ``mask`` holds, values times ``scale``."""
     idx = np.nonzero(mask)[0]
     return Block(
         values=panel["obs_value"].values[idx] * scale,
@@ -90,7 +93,7 @@ def _block(panel: xr.Dataset, mask: np.ndarray, scale: float = 1.0) -> Block:
     )
 
 
-def _non_overlapping(block: Block, prefer_months: float = 3.0) -> Block:
+def non_overlapping(block: Block, prefer_months: float = 3.0) -> Block:
     """Keep a set of observations whose periods do not overlap, preferring periods closest to
     ``prefer_months`` long: the same flow published monthly, quarterly and yearly is one
     piece of evidence, not three."""
@@ -150,60 +153,18 @@ def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
             )
         drivers[name] = arr
 
-    series = panel["obs_series"].values.astype(str)
-    region = panel["obs_region"].values.astype(str)
-    observer = panel["obs_observer"].values.astype(str)
-    ev = spec.evidence
-    blocks: dict[str, Block] = {}
-    none = np.zeros(len(series), dtype=bool)
-
-    share = (series == "hashrate_share") & (region == RUSSIA)
-    blocks["cbeci_share"] = _block(
-        panel, share & (observer == CBECI_OBSERVER) if ev.hashrate_share else none
-    )
-    blocks["share_estimates"] = _block(
-        panel, share & (observer != CBECI_OBSERVER) if ev.hashrate_share else none
-    )
-
     regions = list(spec.regions)
-    elec_regional = (series == "electricity_consumption_mln_kwh") & np.isin(region, regions)
-    national = (series == "electricity_demand_twh") & (region == RUSSIA)
-    elec = _block(panel, elec_regional if ev.electricity else none, scale=1e-3)
-    elec.group = np.array([regions.index(r) for r in elec.labels["region"]], dtype=int)
-    blocks["electricity_regional"] = elec
-    blocks["electricity_national"] = _block(panel, national if ev.electricity else none)
-
-    pp = ev.published_power
-    blocks["power_gw"] = _block(panel, (series == "mining_power_gw") & (region == RUSSIA) & pp)
-    load = _block(panel, (series == "mining_load_mw") & np.isin(region, regions) & pp)
-    load.group = np.array([regions.index(r) for r in load.labels["region"]], dtype=int)
-    blocks["load_mw"] = load
-    blocks["mining_twh"] = _block(
-        panel, (series == "mining_electricity_twh") & (region == RUSSIA) & pp
+    view = PanelView(
+        series=panel["obs_series"].values.astype(str),
+        region=panel["obs_region"].values.astype(str),
+        observer=panel["obs_observer"].values.astype(str),
+        regions=regions,
     )
-    bm = ev.btc_mined
-    blocks["btc_mined"] = _block(panel, (series == "btc_mined_btc") & (region == RUSSIA) & bm)
-    blocks["mining_revenue"] = _block(
-        panel, (series == "mining_revenue_usd_bn") & (region == RUSSIA) & bm
-    )
-
-    if ev.bop:
-        eo = (series == "bop_net_errors_omissions_usd_bn") & (region == RUSSIA)
-        # the press quotes only the size of E&O since 2022 and calls it an unrecorded outflow
-        mag = (series == "bop_net_errors_omissions_magnitude_usd_bn") & (region == RUSSIA)
-        both = _block(panel, eo | mag)
-        both.values = (
-            np.where(both.labels["series"].str.contains("magnitude"), -1.0, 1.0) * both.values
-        )
-        blocks["errors_omissions"] = _non_overlapping(both)
-    else:
-        blocks["errors_omissions"] = _block(panel, none)
-
     years_all = months.year.to_numpy()
     years = sorted(set(years_all.tolist()))
     ds = (months - start).days.to_numpy() / 365.25
     d19 = (months - pd.Timestamp("2019-01-01")).days.to_numpy() / 365.25
-    return ModelData(
+    data = ModelData(
         months=months,
         drivers=drivers,
         hours=panel["hours_in_month"].values.astype(float),
@@ -216,6 +177,17 @@ def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
         after_eo_shift=np.asarray(months >= pd.Timestamp(spec.eo_shift)),
         regions=[*regions, REST_OF_RUSSIA],
         ban=_ban_matrix(spec, months),
-        blocks=blocks,
+        blocks={},
         attrs={k: str(v) for k, v in panel.attrs.items()},
     )
+    for kind in REGISTRY.values():
+        if not spec.uses(kind.switch):
+            block = block_from_panel(panel, np.zeros(len(view.series), dtype=bool))
+        elif kind.build is not None:
+            block = kind.build(panel, view, data)
+        else:
+            block = block_from_panel(panel, kind.select(view), scale=kind.value_scale)
+        if kind.regional:
+            block.group = np.array([regions.index(r) for r in block.labels["region"]], dtype=int)
+        data.blocks[kind.name] = block
+    return data

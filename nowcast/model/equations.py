@@ -70,3 +70,78 @@ def baseline_twh(
 
     season = 1.0 + seasonal_amplitude * xp.cos(2.0 * np.pi * month_of_year / 12.0)
     return xp.exp(log_level + growth_per_year * years_since_start) * season
+
+
+# --------------------------------------------------------------------------- transitions
+
+
+def ar1_deviation_path(
+    start_deviation: Array, rho: Array, scales: Array, innovations: Array, n: int, xp: Any
+) -> Array:
+    """Deviations d_1..d_n of an AR(1) around its mean, d_t = rho d_{t-1} + scale_t e_t, from
+    d_0 = ``start_deviation`` (the month before the path), unrolled in closed form:
+    d_t = rho^t d_0 + sum_{j<=t} rho^(t-j) scale_j e_j.
+
+    The last axis is time; ``rho``, ``start_deviation`` and the leading axes of ``scales`` and
+    ``innovations`` broadcast (one value per draw in forecasts, scalars in the model)."""
+    import numpy as np
+
+    steps = np.arange(1, n + 1)
+    lag = np.subtract.outer(np.arange(n), np.arange(n))  # t - j
+    rho_e = xp.expand_dims(rho, (-1, -2))
+    decay = xp.where(lag >= 0, rho_e ** np.maximum(lag, 0), 0.0)  # (..., t, j)
+    shocks = xp.expand_dims(scales * innovations, -2)  # (..., 1, j)
+    start = xp.expand_dims(start_deviation, -1) * xp.expand_dims(rho, -1) ** steps
+    return start + (decay * shocks).sum(axis=-1)
+
+
+def share_logit_step(previous: Array, mean: Array, rho: Array, step_sd: Array) -> tuple:
+    """One month of the hashrate share's logit AR(1): the conditional mean and sd of the next
+    month given this one (the model's transition, used by the forecasts)."""
+    return mean + rho * (previous - mean), step_sd
+
+
+def converted_fraction(after_legalisation: Array, psi_before: Array, psi_after: Array, xp: Any):
+    """psi by month: the converted share of the margin, ``psi_after`` from the month the mining
+    law took effect (``after_legalisation`` true), ``psi_before`` until then."""
+    return xp.where(after_legalisation, psi_after, psi_before)
+
+
+def region_share(logits: Array, xp: Any) -> Array:
+    """Shares of mining power by region (axis 0) from the mining regions' logits; the last
+    region (the rest of Russia) is the reference with logit 0."""
+    zeros = xp.zeros_like(logits[:1])
+    full = xp.concatenate([logits, zeros], axis=0)
+    e = xp.exp(full - full.max(axis=0, keepdims=True))
+    return e / e.sum(axis=0, keepdims=True)
+
+
+def regional_electricity_twh(baseline: Array, shares: Array, mining_twh: Array) -> Array:
+    """Consumption by region (TWh per month): its own baseline plus its share of mining."""
+    return baseline + shares * mining_twh[..., None, :]
+
+
+def ruble_dlog_mean(
+    intercept: Array,
+    oil_beta: Array,
+    dlog_oil: Array,
+    rate_beta: Array,
+    d_key_rate_pct: Array,
+    gamma: Array,
+    inflow_usd_bn: Array,
+) -> Array:
+    """Expected monthly log change of USD/RUB (monthly means): oil and the key rate move it,
+    the hidden inflow (USD bn that month) strengthens the ruble (gamma > 0)."""
+    return intercept + oil_beta * dlog_oil + rate_beta * d_key_rate_pct - gamma * inflow_usd_bn
+
+
+def errors_omissions_usd_bn(
+    intercept_per_quarter: Array,
+    shift_per_quarter: Array,
+    after_shift: Array,
+    k: Array,
+    inflow_usd_bn: Array,
+) -> Array:
+    """Net errors and omissions per month (USD bn): a quarterly intercept (shifted from the
+    sanctions date) spread over its three months, plus a share k of the hidden inflow."""
+    return (intercept_per_quarter + shift_per_quarter * after_shift) / 3.0 + k * inflow_usd_bn

@@ -13,7 +13,14 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from nowcast.errors import NowcastError
 
@@ -60,17 +67,6 @@ class Prior(_Frozen):
         return f"{self.dist}({args})"
 
 
-class Evidence(_Frozen):
-    """Which kinds of evidence enter the likelihood (switch one off for an ablation)."""
-
-    hashrate_share: bool = True  # CBECI monthly map and published share estimates
-    electricity: bool = True  # regional and national electricity consumption figures
-    published_power: bool = True  # published mining power, regional mining load, mining TWh
-    btc_mined: bool = True  # published BTC mined / mining revenue in Russia
-    ruble: bool = True  # monthly USD/RUB changes
-    bop: bool = True  # balance-of-payments net errors and omissions
-
-
 class Ban(_Frozen):
     """A regulatory mining ban in a region over a period (intensity 1 = the whole region)."""
 
@@ -108,22 +104,58 @@ class ModelSpec(_Frozen):
     region_baseline_twh_per_year: dict[str, float] = Field(default_factory=dict)
     legalisation: str = "2024-11-01"  # psi may differ from this month on (221-FZ in force)
     eo_shift: str = "2022-01-01"  # errors-and-omissions intercept shifts (sanctions, controls)
-    evidence: Evidence = Evidence()
+    evidence: dict[str, bool] = Field(
+        default_factory=dict,
+        description="ablation switches of the evidence registry (nowcast.model.evidence);"
+        " a switch not named takes its kind's default",
+    )
     priors: dict[str, Prior]
     bans: list[Ban] = Field(default_factory=list)
     sampler: Sampler = Sampler()
     thresholds: Thresholds = Thresholds()
 
+    @field_validator("evidence")
+    @classmethod
+    def _known_switches(cls, evidence: dict[str, bool]) -> dict[str, bool]:
+        from nowcast.model.evidence import switches
+
+        odd = sorted(set(evidence) - set(switches()))
+        if odd:
+            raise ValueError(
+                f"unknown kind of evidence {odd}; the registry's switches are"
+                f" {sorted(switches())}"
+            )
+        return evidence
+
     @model_validator(mode="after")
     def _required_priors(self) -> ModelSpec:
-        missing = sorted(REQUIRED_PRIORS - set(self.priors))
-        unknown = sorted(set(self.priors) - REQUIRED_PRIORS)
+        from nowcast.model.evidence import priors_of
+
+        needed = STRUCTURAL_PRIORS | priors_of(self.uses)
+        missing = sorted(needed - set(self.priors))
+        unknown = sorted(set(self.priors) - STRUCTURAL_PRIORS - priors_of())
         if missing or unknown:
             raise ValueError(f"priors: missing {missing}, unknown {unknown}")
         no_anchor = [r for r in self.regions if r not in self.region_baseline_twh_per_year]
         if no_anchor:
             raise ValueError(f"region_baseline_twh_per_year lacks regions {no_anchor}")
         return self
+
+    def uses(self, switch: str) -> bool:
+        """Whether the kinds of evidence behind ``switch`` enter the likelihood."""
+        from nowcast.model.evidence import switches
+
+        return self.evidence.get(switch, switches().get(switch, False))
+
+    def without(self, switch: str) -> ModelSpec:
+        """The ablation variant ``no_<switch>``: this spec with one kind of evidence off."""
+        return self.model_copy(
+            update={
+                "name": f"no_{switch}",
+                "description": f"{self.name} without the {switch.replace('_', ' ')} evidence",
+                "evidence": {**self.evidence, switch: False},
+            }
+        )
 
     def spec_hash(self) -> str:
         """SHA-256 (first 16 hex) of the spec's canonical JSON, sampler settings excluded."""
@@ -138,12 +170,13 @@ class ModelSpec(_Frozen):
         ]
 
 
-REQUIRED_PRIORS = {
+# Priors of the latent structure; each kind of evidence adds the priors its likelihood needs
+# (``EvidenceKind.priors`` in the registry).
+STRUCTURAL_PRIORS = {
     "share_logit_init",
     "share_step_sd",
     "share_logit_mean",
     "share_ar_rho",
-    "cbeci_logit_sd",
     "efficiency_2019_log_j_per_th",
     "efficiency_decline_per_year",
     "overhead_pue",
@@ -160,26 +193,23 @@ REQUIRED_PRIORS = {
     "seasonal_amplitude",
     "rest_level_log",
     "rest_year_effect_sd",
-    "electricity_obs_rel_sd",
-    "estimate_log_sd",
-    "ruble_intercept",
-    "ruble_oil_beta",
-    "ruble_rate_beta",
-    "ruble_gamma",
-    "ruble_scale",
-    "ruble_nu",
-    "eo_intercept",
-    "eo_shift",
-    "eo_k",
-    "eo_sd",
 }
 
 
 def load_spec(name_or_path: str | Path = "default") -> ModelSpec:
-    """Load ``models/<name>.toml`` (or a path). Errors name the file and the bad field."""
+    """Load ``models/<name>.toml`` (or a path). Errors name the file and the bad field.
+
+    ``no_<switch>`` without a file of that name is the default spec with that kind of evidence
+    switched off (an ablation variant, ``ModelSpec.without``)."""
     path = Path(name_or_path)
     if not path.suffix:
         path = MODELS_DIR / f"{name_or_path}.toml"
+        name = str(name_or_path)
+        if not path.exists() and name.startswith("no_"):
+            from nowcast.model.evidence import switches
+
+            if name.removeprefix("no_") in switches():
+                return load_spec("default").without(name.removeprefix("no_"))
     if not path.exists():
         known = sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
         raise NowcastError(f"{path}: model spec not found; known specs: {known}")
@@ -204,3 +234,17 @@ def _merge(base: dict, over: dict) -> dict:
     for k, v in over.items():
         out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
+
+
+def spec_of(tree: object) -> ModelSpec:
+    """The spec a saved run (an arviz ``DataTree``) was fitted with, from its attributes."""
+    attrs = getattr(tree, "attrs", {})
+    if "spec_json" not in attrs:
+        raise NowcastError("the run records no model spec (attribute spec_json): refit it")
+    try:
+        return ModelSpec.model_validate_json(attrs["spec_json"])
+    except ValidationError as exc:
+        raise NowcastError(
+            f"the run's spec ({attrs.get('model')}, {attrs.get('spec_hash')}) does not validate"
+            f" with this version of nowcast: refit it ({str(exc).splitlines()[0]})"
+        ) from None

@@ -1,0 +1,599 @@
+"""The evidence registry: every kind of evidence declared once.
+
+A kind of evidence (an :class:`EvidenceKind`) says
+
+* which panel figures it is (``select``: a mask over the panel's period observations, or
+  ``build`` for evidence that is not a list of published figures, like the ruble's monthly
+  moves),
+* how the model predicts each figure from the latent quantities (``predict``, written for
+  NumPy and PyTensor alike, on the figure's own scale and unit),
+* its likelihood (``observation``: the scale the error lives on, its family and its sd),
+* its label, unit and ablation ``switch`` (the key of a spec's ``[evidence]`` table).
+
+Data preparation (``nowcast.model.data``), the model (``nowcast.model.build``), identification
+(sensitivity per switch, ablation variants ``no_<switch>``), the simulator (which writes every
+kind it draws as rows of the generic long CSV) and the report (published figures against the
+posterior, read from the saved run by :func:`published_figures`) all read this registry. Adding a
+kind of evidence is a source parser, one :func:`register` call and tests.
+
+The model stores each kind's prediction as ``predicted_<name>`` (dims ``(<name>_obs,)``) and its
+likelihood as ``obs_<name>``; a fitted run keeps each kind's figures, periods and labels in its
+``evidence`` group, so nothing downstream re-derives the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nowcast.constants import CHAIN, DRAW, MONTH, RUSSIA
+
+if TYPE_CHECKING:
+    from nowcast.model.data import Block, ModelData
+
+Array = Any  # numpy.ndarray or pytensor TensorVariable
+CBECI_OBSERVER = "Cambridge Centre for Alternative Finance (CBECI)"
+EVIDENCE_GROUP = "evidence"
+PREDICTIVE_PROB = 0.9
+
+
+@dataclass(frozen=True)
+class PanelView:
+    """The panel's period observations as plain arrays, for ``select``."""
+
+    series: np.ndarray
+    region: np.ndarray
+    observer: np.ndarray
+    regions: list[str]  # the spec's modelled mining regions
+
+
+@dataclass(frozen=True)
+class Observation:
+    """The likelihood of one kind: figure ~ family(predicted, sigma) on ``scale``.
+
+    ``sigma`` (and ``nu`` for Student-t) read the kind's parameters by prior name (a mapping
+    that creates PyMC variables in the model and holds posterior draws elsewhere) and the
+    block; they are written for NumPy and PyTensor alike."""
+
+    scale: Literal["identity", "log", "logit"]
+    sigma: Callable[[Mapping[str, Array], Block, Any], Array]
+    family: Literal["normal", "student_t"] = "normal"
+    nu: Callable[[Mapping[str, Array]], Array] | None = None
+
+    def to_scale(self, x: Array, xp: Any) -> Array:
+        """A figure (or prediction) on the scale its error lives on."""
+        if self.scale == "log":
+            return xp.log(x)
+        if self.scale == "logit":
+            return xp.log(x) - xp.log1p(-x)
+        return x
+
+    def from_scale(self, y: Array, xp: Any) -> Array:
+        """Inverse of :meth:`to_scale`."""
+        if self.scale == "log":
+            return xp.exp(y)
+        if self.scale == "logit":
+            return 1.0 / (1.0 + xp.exp(-y))
+        return y
+
+
+@dataclass(frozen=True)
+class EvidenceKind:
+    """One kind of evidence: selection, prediction, likelihood, label, unit and switch."""
+
+    name: str
+    switch: str
+    label: str
+    unit: str
+    predict: Callable[[Mapping[str, Array], Block, ModelData, Any], Array]
+    observation: Observation
+    priors: tuple[str, ...]
+    select: Callable[[PanelView], np.ndarray] | None = None
+    build: Callable[[xr.Dataset, PanelView, ModelData], Block] | None = None
+    value_scale: float = 1.0  # panel figure -> the block's unit (mln kWh -> TWh: 1e-3)
+    regional: bool = False  # figures of one modelled region each (``Block.group``)
+    published: bool = True  # a published figure, shown against the posterior in the report
+    display_scale: float = 1.0  # block unit -> the report's (fraction -> %: 100)
+    display_unit: str = ""
+    series: str = ""  # panel series the simulator writes, in the panel's unit
+    series_unit: str = ""  # that series' unit where it differs from ``unit``
+    centres_share: bool = False  # months it observes get the share walk centred
+    default: bool = True  # used when a spec's [evidence] table does not name the switch
+
+    @property
+    def observed_name(self) -> str:
+        return f"obs_{self.name}"
+
+    @property
+    def predicted_name(self) -> str:
+        return f"predicted_{self.name}"
+
+    @property
+    def dim(self) -> str:
+        return f"{self.name}_obs"
+
+
+REGISTRY: dict[str, EvidenceKind] = {}
+
+
+def register(kind: EvidenceKind) -> EvidenceKind:
+    """Add a kind of evidence to the registry (its name must be new)."""
+    if kind.name in REGISTRY:
+        raise ValueError(f"evidence kind {kind.name!r} is already registered")
+    REGISTRY[kind.name] = kind
+    return kind
+
+
+def unregister(name: str) -> None:
+    """Remove a kind of evidence (for tests that add one)."""
+    REGISTRY.pop(name, None)
+
+
+def switches() -> dict[str, bool]:
+    """Every ablation switch with its default."""
+    out: dict[str, bool] = {}
+    for k in REGISTRY.values():
+        out[k.switch] = out.get(k.switch, False) or k.default
+    return out
+
+
+def kinds_of(switch: str) -> list[EvidenceKind]:
+    """The kinds of evidence one switch turns on or off."""
+    return [k for k in REGISTRY.values() if k.switch == switch]
+
+
+def priors_of(switch_on: Callable[[str], bool] | None = None) -> set[str]:
+    """Prior names the likelihoods need (of the kinds whose switch is on, or all kinds)."""
+    return {
+        p
+        for k in REGISTRY.values()
+        if switch_on is None or switch_on(k.switch)
+        for p in k.priors
+    }
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def period_sum(monthly: Array, block: Block) -> Array:
+    """Sum of a monthly quantity (last axis: month) over each figure's period."""
+    return monthly @ block.weights.T
+
+
+def period_mean(monthly: Array, block: Block) -> Array:
+    """Mean of a monthly quantity over each figure's period."""
+    w = block.weights / block.weights.sum(axis=1, keepdims=True)
+    return monthly @ w.T
+
+
+def regional(q: Array, block: Block, xp: Any) -> Array:
+    """A (region, month) quantity at each figure's region: (figure, month)."""
+    return xp.take(q, block.group, axis=-2)
+
+
+def _estimate_sd(p: Mapping[str, Array], block: Block, xp: Any) -> Array:
+    return p["estimate_log_sd"]
+
+
+ESTIMATE = Observation("log", _estimate_sd)
+SHARE_ESTIMATE = Observation("logit", _estimate_sd)
+RELATIVE_ELECTRICITY = Observation(
+    "identity", lambda p, b, xp: p["electricity_obs_rel_sd"] * b.values
+)
+
+
+def _russia(series: str) -> Callable[[PanelView], np.ndarray]:
+    return lambda v: (v.series == series) & (v.region == RUSSIA)
+
+
+def _in_regions(series: str) -> Callable[[PanelView], np.ndarray]:
+    return lambda v: (v.series == series) & np.isin(v.region, v.regions)
+
+
+def _ruble_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
+    from nowcast.model.data import Block
+
+    fx = data.drivers["usd_rub"]
+    months = data.months[1:]
+    ends = months + pd.offsets.MonthEnd(0)
+    return Block(
+        values=np.diff(np.log(fx)),
+        weights=np.eye(data.n_months)[1:],
+        labels=pd.DataFrame(
+            {
+                "series": "usd_rub_mean",
+                "region": RUSSIA,
+                "observer": "Bank of Russia",
+                "period_start": months,
+                "period_end": ends,
+                "published": ends,
+                "value": fx[1:],
+            }
+        ),
+    )
+
+
+def _ruble_predict(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any) -> Array:
+    from nowcast.model import equations as eq
+
+    d = data.drivers
+    monthly = eq.ruble_dlog_mean(
+        q["ruble_intercept"],
+        q["ruble_oil_beta"],
+        np.concatenate([[0.0], np.diff(np.log(d["brent_usd_per_bbl"]))]),
+        q["ruble_rate_beta"],
+        np.concatenate([[0.0], np.diff(d["key_rate_pct"])]),
+        q["ruble_gamma"],
+        q["hidden_inflow_usd_bn"],
+    )
+    return period_sum(monthly, block)
+
+
+def _errors_omissions_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
+    from nowcast.model.data import block_from_panel, non_overlapping
+
+    eo = (view.series == "bop_net_errors_omissions_usd_bn") & (view.region == RUSSIA)
+    # the press quotes only the size of E&O since 2022 and calls it an unrecorded outflow
+    mag = (view.series == "bop_net_errors_omissions_magnitude_usd_bn") & (view.region == RUSSIA)
+    both = block_from_panel(panel, eo | mag)
+    both.values = np.where(both.labels["series"].str.contains("magnitude"), -1.0, 1.0) * (
+        both.values
+    )
+    return non_overlapping(both)
+
+
+def _errors_omissions_predict(
+    q: Mapping[str, Array], block: Block, data: ModelData, xp: Any
+) -> Array:
+    from nowcast.model import equations as eq
+
+    monthly = eq.errors_omissions_usd_bn(
+        q["eo_intercept"], q["eo_shift"], data.after_eo_shift, q["eo_k"], q["hidden_inflow_usd_bn"]
+    )
+    return period_sum(monthly, block)
+
+
+def _share_logit_mean(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any) -> Array:
+    from nowcast.model import equations as eq
+
+    # the published share is of the period as a whole: the mean of the logit over its months
+    return eq.logistic(period_mean(q["share_logit"], block), xp)
+
+
+# --------------------------------------------------------------------------- the kinds
+
+register(
+    EvidenceKind(
+        name="cbeci_share",
+        switch="hashrate_share",
+        label="Russia's share of the network hashrate (CBECI mining map)",
+        unit="fraction",
+        select=lambda v: (
+            (v.series == "hashrate_share")
+            & (v.region == RUSSIA)
+            & (v.observer == CBECI_OBSERVER)
+        ),
+        predict=_share_logit_mean,
+        observation=Observation("logit", lambda p, b, xp: p["cbeci_logit_sd"]),
+        priors=("cbeci_logit_sd",),
+        published=False,  # a monthly series, shown as the share's fit rather than figure by figure
+        display_scale=100.0,
+        display_unit="%",
+        series="hashrate_share",
+        centres_share=True,
+    )
+)
+register(
+    EvidenceKind(
+        name="share_estimates",
+        switch="hashrate_share",
+        label="Russia's share of the network hashrate",
+        unit="fraction",
+        select=lambda v: (
+            (v.series == "hashrate_share")
+            & (v.region == RUSSIA)
+            & (v.observer != CBECI_OBSERVER)
+        ),
+        predict=_share_logit_mean,
+        observation=SHARE_ESTIMATE,
+        priors=("estimate_log_sd",),
+        display_scale=100.0,
+        display_unit="%",
+        series="hashrate_share",
+    )
+)
+register(
+    EvidenceKind(
+        name="power_gw",
+        switch="published_power",
+        label="Russia's mining power",
+        unit="GW",
+        select=_russia("mining_power_gw"),
+        predict=lambda q, b, d, xp: period_mean(q["mining_power_gw"], b),
+        observation=ESTIMATE,
+        priors=("estimate_log_sd",),
+        series="mining_power_gw",
+    )
+)
+register(
+    EvidenceKind(
+        name="load_mw",
+        switch="published_power",
+        label="regional mining load",
+        unit="MW",
+        select=_in_regions("mining_load_mw"),
+        predict=lambda q, b, d, xp: (
+            (
+                b.weights
+                / b.weights.sum(axis=1, keepdims=True)
+                * regional(q["region_share"], b, xp)
+                * xp.expand_dims(q["mining_power_gw"], -2)
+            ).sum(axis=-1)
+            * 1e3
+        ),
+        observation=ESTIMATE,
+        priors=("estimate_log_sd",),
+        regional=True,
+        series="mining_load_mw",
+    )
+)
+register(
+    EvidenceKind(
+        name="mining_twh",
+        switch="published_power",
+        label="Russia's mining electricity",
+        unit="TWh",
+        select=_russia("mining_electricity_twh"),
+        predict=lambda q, b, d, xp: period_sum(q["mining_electricity_twh"], b),
+        observation=ESTIMATE,
+        priors=("estimate_log_sd",),
+        series="mining_electricity_twh",
+    )
+)
+register(
+    EvidenceKind(
+        name="btc_mined",
+        switch="btc_mined",
+        label="BTC mined in Russia",
+        unit="BTC",
+        select=_russia("btc_mined_btc"),
+        predict=lambda q, b, d, xp: period_sum(q["hashrate_share"] * q["issuance_btc"], b),
+        observation=ESTIMATE,
+        priors=("estimate_log_sd",),
+        series="btc_mined_btc",
+    )
+)
+register(
+    EvidenceKind(
+        name="mining_revenue",
+        switch="btc_mined",
+        label="Russia's mining revenue",
+        unit="USD bn",
+        select=_russia("mining_revenue_usd_bn"),
+        predict=lambda q, b, d, xp: period_sum(q["mining_revenue_usd_bn"], b),
+        observation=ESTIMATE,
+        priors=("estimate_log_sd",),
+        series="mining_revenue_usd_bn",
+    )
+)
+register(
+    EvidenceKind(
+        name="electricity_regional",
+        switch="electricity",
+        label="regional electricity consumption",
+        unit="TWh",
+        select=_in_regions("electricity_consumption_mln_kwh"),
+        predict=lambda q, b, d, xp: (b.weights * regional(q["electricity_twh"], b, xp)).sum(
+            axis=-1
+        ),
+        observation=RELATIVE_ELECTRICITY,
+        priors=("electricity_obs_rel_sd",),
+        value_scale=1e-3,
+        regional=True,
+        series="electricity_consumption_mln_kwh",
+        series_unit="million kWh",
+    )
+)
+register(
+    EvidenceKind(
+        name="electricity_national",
+        switch="electricity",
+        label="Russia's electricity demand",
+        unit="TWh",
+        select=_russia("electricity_demand_twh"),
+        predict=lambda q, b, d, xp: period_sum(q["electricity_twh"].sum(axis=-2), b),
+        observation=RELATIVE_ELECTRICITY,
+        priors=("electricity_obs_rel_sd",),
+        series="electricity_demand_twh",
+    )
+)
+register(
+    EvidenceKind(
+        name="usd_rub_dlog",
+        switch="ruble",
+        label="monthly log change of USD/RUB (monthly mean)",
+        unit="log change",
+        build=_ruble_block,
+        predict=_ruble_predict,
+        observation=Observation(
+            "identity",
+            lambda p, b, xp: p["ruble_scale"],
+            family="student_t",
+            nu=lambda p: p["ruble_nu"] + 2.0,
+        ),
+        priors=(
+            "ruble_intercept",
+            "ruble_oil_beta",
+            "ruble_rate_beta",
+            "ruble_gamma",
+            "ruble_scale",
+            "ruble_nu",
+        ),
+        published=False,
+    )
+)
+register(
+    EvidenceKind(
+        name="errors_omissions",
+        switch="bop",
+        label="net errors and omissions (balance of payments)",
+        unit="USD bn",
+        build=_errors_omissions_block,
+        predict=_errors_omissions_predict,
+        observation=Observation(
+            "identity",
+            # a quarter's noise sd is eo_sd; a period of n months scales it by sqrt(n / 3)
+            lambda p, b, xp: p["eo_sd"] * np.sqrt(b.weights.sum(axis=1) / 3.0),
+        ),
+        priors=("eo_intercept", "eo_shift", "eo_k", "eo_sd"),
+        published=False,
+        series="bop_net_errors_omissions_usd_bn",
+    )
+)
+
+
+# --------------------------------------------------------------------------- saved runs
+
+
+def evidence_dataset(data: ModelData) -> xr.Dataset:
+    """Each kind's figures with their periods, labels and aggregation weights, for the run's
+    ``evidence`` group: what the report needs to set figures against the posterior."""
+    ds = xr.Dataset(coords={MONTH: data.months})
+    for name, b in data.blocks.items():
+        if not b.n or name not in REGISTRY:
+            continue
+        dim = REGISTRY[name].dim
+        ds[f"{name}__value"] = (dim, b.values.astype(float))
+        ds[f"{name}__weights"] = ((dim, MONTH), b.weights.astype(float))
+        ds[f"{name}__group"] = (dim, np.asarray(b.group if len(b.group) else np.zeros(b.n), int))
+        for col in ("series", "region", "observer"):
+            ds[f"{name}__{col}"] = (dim, b.labels[col].astype(str).to_numpy().astype(str))
+        for col in ("period_start", "period_end", "published"):
+            ds[f"{name}__{col}"] = (dim, pd.to_datetime(b.labels[col]).to_numpy())
+    return ds
+
+
+def block_from_run(tree: xr.DataTree, name: str) -> Block | None:
+    """One kind's block as the run saw it (``None`` when the run had no such figures)."""
+    from nowcast.model.data import Block
+
+    if EVIDENCE_GROUP not in tree.children:
+        return None
+    ev = tree[EVIDENCE_GROUP].to_dataset()
+    if f"{name}__value" not in ev:
+        return None
+    labels = pd.DataFrame(
+        {
+            col: ev[f"{name}__{col}"].values
+            for col in (
+                "series",
+                "region",
+                "observer",
+                "period_start",
+                "period_end",
+                "published",
+            )
+        }
+    )
+    labels["value"] = ev[f"{name}__value"].values
+    return Block(
+        values=ev[f"{name}__value"].values,
+        weights=ev[f"{name}__weights"].values,
+        labels=labels,
+        group=ev[f"{name}__group"].values.astype(int),
+    )
+
+
+@dataclass
+class _Draws(Mapping[str, np.ndarray]):
+    """Posterior draws by name, flattened to (sample, 1) so they broadcast over figures."""
+
+    post: xr.Dataset
+    cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self.cache:
+            self.cache[name] = self.post[name].values.reshape(-1, 1)
+        return self.cache[name]
+
+    def __iter__(self):
+        return iter(self.post.data_vars)
+
+    def __len__(self) -> int:
+        return len(self.post.data_vars)
+
+
+def predictive_draws(
+    kind: EvidenceKind, predicted: np.ndarray, params: Mapping[str, np.ndarray], block: Block,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Draws of the published figure itself (sample, figure): the prediction with the
+    kind's own observation error added, on the figure's scale."""
+    obs = kind.observation
+    sigma = np.broadcast_to(obs.sigma(params, block, np), predicted.shape)
+    if obs.family == "student_t":
+        nu = np.broadcast_to(obs.nu(params), predicted.shape)
+        noise = rng.standard_t(nu)
+    else:
+        noise = rng.standard_normal(predicted.shape)
+    return obs.from_scale(obs.to_scale(predicted, np) + sigma * noise, np)
+
+
+def published_figures(
+    tree: xr.DataTree, prob: float = PREDICTIVE_PROB, seed: int = 0
+) -> pd.DataFrame:
+    """Every published figure the run's evidence held, against the posterior of the quantity the
+    model predicts for it (central ``prob`` interval) and its posterior predictive (the same
+    quantity with that kind's observation error).
+
+    Reads the saved run only: the model's ``predicted_<kind>`` draws, the error parameters'
+    draws and the ``evidence`` group. Columns: block, quantity, unit, region, observer,
+    period_start, period_end, published, value, posterior_median, lower, upper,
+    predictive_lower, predictive_upper, outside, outside_predictive (values in the display
+    unit: shares in %)."""
+    post = tree["posterior"].to_dataset()
+    params = _Draws(post)
+    rng = np.random.default_rng(seed)
+    lo_q, hi_q = (1 - prob) / 2, (1 + prob) / 2
+    rows = []
+    for kind in REGISTRY.values():
+        if not kind.published or kind.predicted_name not in post:
+            continue
+        block = block_from_run(tree, kind.name)
+        if block is None:
+            continue
+        pred = post[kind.predicted_name].stack(sample=(CHAIN, DRAW)).transpose("sample", ...)
+        pred = pred.values
+        predictive = predictive_draws(kind, pred, params, block, rng)
+        k = kind.display_scale
+        lo, med, hi = np.quantile(pred, (lo_q, 0.5, hi_q), axis=0) * k
+        plo, phi = np.quantile(predictive, (lo_q, hi_q), axis=0) * k
+        for i, lab in block.labels.iterrows():
+            value = float(block.values[i]) * k
+            what = f"{kind.label} ({lab['region']})" if kind.regional else kind.label
+            rows.append(
+                {
+                    "block": kind.name,
+                    "quantity": what,
+                    "unit": kind.display_unit or kind.unit,
+                    "region": lab["region"],
+                    "observer": lab["observer"],
+                    "period_start": pd.Timestamp(lab["period_start"]),
+                    "period_end": pd.Timestamp(lab["period_end"]),
+                    "published": pd.Timestamp(lab["published"]),
+                    "value": value,
+                    "posterior_median": med[i],
+                    "lower": lo[i],
+                    "upper": hi[i],
+                    "predictive_lower": plo[i],
+                    "predictive_upper": phi[i],
+                    "outside": bool(value < lo[i] or value > hi[i]),
+                    "outside_predictive": bool(value < plo[i] or value > phi[i]),
+                }
+            )
+    return pd.DataFrame(rows)
