@@ -102,9 +102,20 @@ def _rich_rows(months: pd.DatetimeIndex, spec: ModelSpec) -> pd.DataFrame:
 
 
 def _draw(model: pm.Model, seed: int) -> dict[str, np.ndarray]:
+    # the model's random variables and latent quantities; the noiseless predictions of the
+    # figures (``predicted_<kind>``) are superseded by the drawn figures themselves, and
+    # leaving them out keeps a seed's dataset the same as before the registry added them
+    predicted = {k.predicted_name for k in REGISTRY.values()}
+    names = [v.name for v in model.basic_RVs] + [
+        v.name for v in model.deterministics if v.name not in predicted
+    ]
     with quiet_pymc():
         tree = pm.sample_prior_predictive(
-            draws=1, model=model, random_seed=seed, compile_kwargs=FORWARD_COMPILE
+            draws=1,
+            model=model,
+            random_seed=seed,
+            var_names=names,
+            compile_kwargs=FORWARD_COMPILE,
         )
     out = {}
     for group in ("prior", "prior_predictive"):
