@@ -70,10 +70,10 @@ tree = result.tree
 
 # %%
 q = inflow_summary(tree) / 1e6
-print(q[["mean", "q050", "q500", "q950"]].tail(6).round(1))
+print(q[["mean", "lower_90", "median", "upper_90"]].tail(6).round(1))
 fig, ax = plt.subplots(figsize=(9, 3.5))
-ax.fill_between(q.index, q["q050"], q["q950"], alpha=0.3, label="90% interval")
-ax.plot(q.index, q["q500"], label="median")
+ax.fill_between(q.index, q["lower_90"], q["upper_90"], alpha=0.3, label="90% interval")
+ax.plot(q.index, q["median"], label="median")
 ax.set_ylabel("USD million per month")
 ax.legend()
 plt.close(fig)

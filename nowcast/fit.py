@@ -25,9 +25,10 @@ import pymc as pm
 import xarray as xr
 
 from nowcast import __version__
-from nowcast.constants import CHAIN, DRAW, MONTH
+from nowcast.constants import CHAIN, DRAW
 from nowcast.errors import NowcastError
 from nowcast.files import write_atomic, write_csv
+from nowcast.intervals import interval_summary
 from nowcast.model.build import build_model
 from nowcast.model.data import ModelData, prepare
 from nowcast.model.spec import ModelSpec, Sampler
@@ -290,11 +291,5 @@ def load_run(path: str | Path, spec: ModelSpec | None = None) -> xr.DataTree:
 
 def inflow_summary(tree: xr.DataTree) -> pd.DataFrame:
     """Posterior mean, median and 50/80/90/95% equal-tailed intervals of the hidden inflow
-    (USD per month), by month."""
-    f = tree["posterior"]["hidden_inflow_usd"].stack(sample=(CHAIN, DRAW))
-    qs = [0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975]
-    q = f.quantile(qs, dim="sample").to_pandas().T
-    q.columns = [f"q{int(round(c * 1000)):03d}" for c in qs]
-    q.insert(0, "mean", f.mean("sample").to_pandas())
-    q.index = pd.DatetimeIndex(q.index, name=MONTH)
-    return q
+    (USD per month), by month: ``nowcast.intervals.interval_summary``'s columns."""
+    return interval_summary(tree["posterior"]["hidden_inflow_usd"], (CHAIN, DRAW))
