@@ -39,6 +39,8 @@ FORWARD_COMPILE = {"mode": "FAST_COMPILE"}
 
 # quantities whose convergence gates a run, besides every free parameter
 GATED = ["hidden_inflow_usd", "hashrate_share", "mining_power_gw"]
+# run attribute: JSON list of the model's free variables (the ones NUTS sampled)
+FREE_VARIABLES = "free_variables"
 
 
 @dataclass
@@ -186,6 +188,8 @@ def fit(
             "chains": s.chains,
             "target_accept": s.target_accept,
             "seed": s.seed,
+            # recorded so that diagnostics of a saved run never need the model rebuilt
+            FREE_VARIABLES: json.dumps(_free_names(model)),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             **{k: round(v, 3) for k, v in timings.items()},
         }
@@ -287,6 +291,21 @@ def load_run(path: str | Path, spec: ModelSpec | None = None) -> xr.DataTree:
             f" ({tree.attrs.get('spec_hash')}), not {spec.name} ({spec.spec_hash()})"
         )
     return tree
+
+
+def free_variables(tree: xr.DataTree) -> list[str] | None:
+    """The free variables a run's fit recorded (``None`` for runs saved before that record,
+    or when the record is unreadable: then every posterior variable is checked)."""
+    raw = tree.attrs.get(FREE_VARIABLES)
+    if raw is None:
+        return None
+    try:
+        names = json.loads(str(raw))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return names
 
 
 def inflow_summary(tree: xr.DataTree) -> pd.DataFrame:
