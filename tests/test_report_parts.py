@@ -136,13 +136,13 @@ def test_published_chart_of_nothing_is_none():
 
 
 def test_import_leaves_the_backend_and_pyplot_alone():
-    """A notebook user's backend survives importing the report and the CLI, and
+    """A notebook user's backend survives importing the report, the pipeline and the CLI, and
     no pyplot figure appears."""
     code = textwrap.dedent(
         """
         import matplotlib
         matplotlib.use("svg")
-        import nowcast.report, nowcast.cli
+        import nowcast.report, nowcast.pipeline, nowcast.cli
         import matplotlib.pyplot as plt
         assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
         assert plt.get_fignums() == [], plt.get_fignums()

@@ -265,6 +265,14 @@ def identification_text(
     return [p for p in paras if p]
 
 
+def short_problems(diag: Diagnostics) -> list[str]:
+    """The diagnostics' problems with the variables behind each counted, not named."""
+    return [
+        re.sub(r" for (.+)$", lambda m: f" for {len(m.group(1).split(', '))} variable(s)", p)
+        for p in diag.problems
+    ]
+
+
 def diagnostics_verdict(diag: Diagnostics, spec: ModelSpec, short: bool = False) -> str:
     """A plain verdict on convergence against ``spec.thresholds``; ``short`` counts the
     variables behind each problem instead of naming them (for the headline)."""
@@ -281,10 +289,7 @@ def diagnostics_verdict(diag: Diagnostics, spec: ModelSpec, short: bool = False)
         )
     problems = diag.problems
     if short:
-        problems = [
-            re.sub(r" for (.+)$", lambda m: f" for {len(m.group(1).split(', '))} variable(s)", p)
-            for p in problems
-        ]
+        problems = short_problems(diag)
         return (
             f"NOT converged: {'; '.join(problems)} (see Diagnostics). Treat the intervals as"
             " unreliable until a longer run passes."
