@@ -375,11 +375,9 @@ def identify(
     sensitivity to the prior and to each kind of evidence, and (with --ablation) the annual
     hidden inflow's interval when each kind of evidence is left out."""
     from nowcast import pipeline
-    from nowcast.fit import load_run
 
     try:
-        run_path = run_path or pipeline.latest_run(store)
-        tree = load_run(run_path)
+        run_path, tree = pipeline.open_run(run_path, store)
         if tree.attrs.get("data_kind", "real") != "real":
             console.print("[bold yellow]This posterior rests on SIMULATED data.[/]")
         work = "refitting without each kind of evidence" if ablation else "power-scaling"

@@ -28,7 +28,7 @@ from nowcast.fit import Diagnostics, FitResult, load_run, save_run
 from nowcast.forecast import Scenario, forecast
 from nowcast.model.spec import ModelSpec, Sampler, load_spec
 from nowcast.report import ReportPaths, headline, render_report
-from nowcast.store import Store, default_store_dir
+from nowcast.store import Store, default_store_dir, parse_day
 
 BASELINE = "baseline"
 
@@ -204,9 +204,10 @@ def load_panel(
     from nowcast.panel import build_panel
 
     spec = spec or load_spec()
+    first = parse_day(start, "start") if start is not None else spec.start
     with Store(store_dir, read_only=True) as st:
         simulated = _use_simulated(st, as_of)
-        return build_panel(st, as_of=as_of, start=start or spec.start, simulated=simulated)
+        return build_panel(st, as_of=as_of, start=first, simulated=simulated)
 
 
 def evidence_edge(panel: xr.Dataset, spec: ModelSpec | None = None) -> pd.DataFrame:
@@ -379,6 +380,19 @@ def latest_run(store_dir: str | Path | None = None) -> Path:
     return runs[-1].parent
 
 
+def open_run(
+    run_path: str | Path | None = None, store_dir: str | Path | None = None
+) -> tuple[Path, xr.DataTree]:
+    """A saved run's folder and posterior (default: the store's latest run)."""
+    path = Path(run_path) if run_path is not None else latest_run(store_dir)
+    folder = path.parent if path.is_file() else path
+    try:
+        return folder, load_run(path)
+    except (OSError, ValueError) as exc:  # not netCDF, truncated, unreadable
+        file = path if path.is_file() else path / "posterior.nc"
+        raise NowcastError(f"{file}: not a readable posterior ({exc})") from None
+
+
 def report_run(
     run_path: str | Path | None = None,
     *,
@@ -389,8 +403,7 @@ def report_run(
 ) -> RunResult:
     """Forecast, identify and report a saved run (default: the store's latest); the
     identification tables are saved beside the report."""
-    run_path = Path(run_path) if run_path is not None else latest_run(store_dir)
-    tree = load_run(run_path)
+    run_path, tree = open_run(run_path, store_dir)
     return _finish(tree, run_path, horizon, scenario, None, notify)
 
 
@@ -437,9 +450,13 @@ def run(
     identification tables into the run folder. ``notify`` receives each ``Step`` as it
     starts and each step's result (``IngestSummary``, ``DataOverview``, ``FitPlan``,
     ``FittedRun``)."""
-    check_scenario(scenario)  # before any work
+    # bad options are refused before any work
+    check_scenario(scenario)
     if horizon < 1:
         raise NowcastError(f"horizon must be at least 1 month, got {horizon}")
+    for value, what in ((start, "start"), (as_of, "as-of date")):
+        if value is not None:
+            parse_day(value, what)
     spec = spec or load_spec()
     sampler = sampler or spec.sampler
     notify(Step("ingest", "ingesting ..."))

@@ -236,7 +236,7 @@ def test_run_on_a_small_window(tmp_path, data_dir, monkeypatch):
     )  # fmt: skip
     _clean_exit(result, 0)
     out = _flat(result.output)
-    assert calls == ["2024-07-01"]  # the panel is built once
+    assert [pd.Timestamp(c) for c in calls] == [pd.Timestamp("2024-07-01")]  # built once
     assert "Ingested 15 files" in out
     assert "The store by source" in out and "What the store holds" not in out
     assert "Ragged edge: the last month each kind of evidence reaches" in out
@@ -249,3 +249,21 @@ def test_run_on_a_small_window(tmp_path, data_dir, monkeypatch):
     run = runs[0].parent
     for name in ("posterior.nc", "report.pdf", "summary.json", "narrowing.csv"):
         assert (run / name).exists(), name
+
+
+def test_run_refuses_a_bad_start_before_any_work(tmp_path):
+    store = tmp_path / "store"
+    result = _invoke("run", "--store", store, "--start", "someday")
+    _clean_exit(result, 2)
+    assert "start: expected a date as YYYY-MM-DD, got 'someday'" in _flat(result.output)
+    assert not store.exists()
+
+
+def test_report_on_an_unreadable_posterior_is_a_clear_error(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "posterior.nc").write_text("not netCDF\n")
+    for command in ("report", "identify"):
+        result = _invoke(command, "--run", run)
+        _clean_exit(result, 2)
+        assert "posterior.nc: not a readable posterior" in _flat(result.output), command
