@@ -99,10 +99,6 @@ class ChartBook:
         return Chart(title, buf.getvalue(), caption)
 
 
-def _scaled(b: pd.DataFrame, by: float) -> pd.DataFrame:
-    return b / by
-
-
 def band_plot(ax: Axes, x: pd.DatetimeIndex, b: pd.DataFrame, colour: str, label: str) -> None:
     """The median as a line, the 50/80/95% intervals (``interval_summary`` columns) as
     shaded bands."""
@@ -131,11 +127,11 @@ def inflow_chart(
     now = posterior_intervals(tree, "hidden_inflow_usd")
     fig = new_figure(PAGE[0], 5.2)
     ax = fig.add_subplot()
-    band_plot(ax, months_of(now.index), _scaled(now, 1e6), NOWCAST_COLOUR, "nowcast")
+    band_plot(ax, months_of(now.index), now / 1e6, NOWCAST_COLOUR, "nowcast")
     if baseline is not None:
         name, ds = baseline
         fb = forecast_intervals(ds, "hidden_inflow_usd")
-        band_plot(ax, months_of(fb.index), _scaled(fb, 1e6), FORECAST_COLOUR, f"forecast ({name})")
+        band_plot(ax, months_of(fb.index), fb / 1e6, FORECAST_COLOUR, f"forecast ({name})")
     if edge is not None:
         ax.axvline(edge - pd.Timedelta(days=15), color="black", linestyle="--", linewidth=1)
         ax.annotate(
@@ -174,8 +170,8 @@ def fan_chart(book: ChartBook, tree: xr.DataTree, name: str, ds: xr.Dataset) -> 
     a1.plot(hist, usd, color="black", linewidth=1.3, label="observed monthly mean")
     band_plot(a1, fm, fu, FORECAST_COLOUR, "forecast")
     a1.set_title("USD/RUB, RUB per USD")
-    band_plot(a2, hist, _scaled(now, 1e6), NOWCAST_COLOUR, "nowcast")
-    band_plot(a2, fm, _scaled(fb, 1e6), FORECAST_COLOUR, "forecast")
+    band_plot(a2, hist, now / 1e6, NOWCAST_COLOUR, "nowcast")
+    band_plot(a2, fm, fb / 1e6, FORECAST_COLOUR, "forecast")
     a2.set_title("Hidden inflow, USD million per month")
     a2.set_ylim(bottom=0)
     for ax in (a1, a2):
