@@ -31,49 +31,49 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from nowcast.datasets import bundled_data_dir, ingest_dir  # noqa: E402
-from nowcast.fit import fit, inflow_summary  # noqa: E402
-from nowcast.forecast import forecast, summarise  # noqa: E402
+from nowcast import pipeline  # noqa: E402
+from nowcast.fit import inflow_summary  # noqa: E402
+from nowcast.forecast import summarise  # noqa: E402
 from nowcast.identify import narrowing  # noqa: E402
 from nowcast.model.spec import load_spec  # noqa: E402
-from nowcast.panel import build_panel, ragged_edge  # noqa: E402
-from nowcast.store import Store  # noqa: E402
 
 QUICK = os.environ.get("NOWCAST_QUICK") == "1"
 store_dir = Path(os.environ.get("NOWCAST_STORE", tempfile.mkdtemp(prefix="nowcast-")))
 
 # %% [markdown]
 # ## 1. Ingest the real data and build the as-of panel
-# Every figure keeps its publication date; the panel is what was known on the as-of date.
-
-# %%
-with Store(store_dir) as st:
-    ingest_dir(st, bundled_data_dir())
-    panel = build_panel(st, start="2023-01-01" if QUICK else "2016-01-01")
-print(panel.attrs["data_kind"], "data, as of", panel.attrs["as_of"])
-ragged_edge(panel).query("months_missing_at_end > 0")
-
-# %% [markdown]
-# ## 2. Fit the default model
+# The steps are those of `nowcast run`, from `nowcast.pipeline`. Every figure keeps its
+# publication date; the panel is what was known on the as-of date (here: everything stored).
+# The table shows how far each kind of evidence reaches: the ragged edge.
 
 # %%
 spec = load_spec("default")
-sampler = spec.sampler.model_copy(
-    update={"draws": 200, "tune": 300, "chains": 2} if QUICK else {}
+print(pipeline.ingest(store_dir=store_dir))  # the bundled real data
+panel = pipeline.load_panel(store_dir, start="2023-01-01" if QUICK else None, spec=spec)
+print(panel.attrs["data_kind"], "data, as of", panel.attrs["as_of"])
+pipeline.evidence_edge(panel, spec)
+
+# %% [markdown]
+# ## 2. Fit the default model
+# The run is saved in the store (`runs/<time>_<spec>_<hash>/posterior.nc`).
+
+# %%
+sampler = pipeline.sampler_settings(
+    spec, **({"draws": 200, "tune": 300, "chains": 2} if QUICK else {})
 )
-result = fit(panel, spec, sampler=sampler, prior_draws=200)
-print("diagnostics ok:", result.diagnostics.ok, result.diagnostics.problems)
-tree = result.tree
+fitted = pipeline.fit_and_save(panel, spec, sampler=sampler, store_dir=store_dir, prior_draws=200)
+print("diagnostics ok:", fitted.diagnostics.ok, fitted.diagnostics.problems)
+tree = fitted.tree
 
 # %% [markdown]
 # ## 3. The hidden inflow, USD million per month, with 90% intervals
 
 # %%
 q = inflow_summary(tree) / 1e6
-print(q[["mean", "q050", "q500", "q950"]].tail(6).round(1))
+print(q[["mean", "lower_90", "median", "upper_90"]].tail(6).round(1))
 fig, ax = plt.subplots(figsize=(9, 3.5))
-ax.fill_between(q.index, q["q050"], q["q950"], alpha=0.3, label="90% interval")
-ax.plot(q.index, q["q500"], label="median")
+ax.fill_between(q.index, q["lower_90"], q["upper_90"], alpha=0.3, label="90% interval")
+ax.plot(q.index, q["median"], label="median")
 ax.set_ylabel("USD million per month")
 ax.legend()
 plt.close(fig)
@@ -91,9 +91,19 @@ print(az.summary(tree, var_names=["psi_after", "share_logit_mean"]))
 # ## 5. Forecast six months ahead
 
 # %%
-fc = forecast(tree, horizon=6, seed=1)
+forecasts = pipeline.make_forecasts(tree, horizon=6)  # the baseline; pass a Scenario for more
+fc = forecasts["baseline"]
 print((summarise(fc, "hidden_inflow_usd") / 1e6).round(1)[["median", "lower_80", "upper_80"]])
 print(summarise(fc, "usd_rub").round(1)[["median", "lower_80", "upper_80"]])
+
+# %% [markdown]
+# ## 6. The report
+# The same HTML page, PDF and summaries `nowcast run` writes, into the run's folder (add
+# `identification=pipeline.identify(tree)` for the sensitivity tables; it takes a minute).
+
+# %%
+paths = pipeline.write_report(tree, fitted.path, forecasts, diagnostics=fitted.diagnostics)
+print(paths.html.name, paths.pdf.name, paths.summary_csv.name)
 
 # %% [markdown]
 # ## Versions this notebook ran with

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
@@ -13,7 +13,9 @@ from rich.console import Console
 from rich.table import Table
 
 from nowcast.errors import NowcastError
-from nowcast.files import write_csv
+
+if TYPE_CHECKING:  # the pipeline is imported when a command runs: `nowcast --help` stays fast
+    from nowcast.pipeline import DataOverview, FitPlan, FittedRun, RunResult
 
 app = typer.Typer(
     help="Bayesian nowcasts of Russia's hidden crypto-mining export inflow.",
@@ -33,14 +35,6 @@ DataOpt = Annotated[
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Use only what was published by this date")
 ]
-
-
-def _latest_run(root: Path) -> Path:
-    """The newest run folder in a store."""
-    runs = sorted((root / "runs").glob("*/posterior.nc"))
-    if not runs:
-        raise NowcastError(f"no fitted runs in {root / 'runs'}: run `nowcast fit` first")
-    return runs[-1].parent
 
 
 def _fail(exc: Exception) -> None:
@@ -184,11 +178,6 @@ def _ingest_dir(data: Path | None, store: Path | None) -> Path:
     return path
 
 
-SamplerOpt = Annotated[
-    str | None, typer.Option("--sampler", help="nutpie (default), pymc or numpyro")
-]
-
-
 @app.command()
 def simulate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write the SIMULATED dataset")],
@@ -218,58 +207,118 @@ def simulate(
     )
 
 
-def _fit(
-    store: Path | None,
-    as_of: str | None,
-    spec_name: str,
-    overrides: dict[str, object],
-    strict: bool,
-) -> tuple[object, Path]:
-    from nowcast.fit import fit as run_fit
-    from nowcast.fit import save_run
-    from nowcast.model.spec import load_spec
-    from nowcast.panel import build_panel
-    from nowcast.store import Store, default_store_dir
+# --------------------------------------------------------------------------- the pipeline
+# fit, identify, report and run parse their options, call nowcast.pipeline and print.
 
-    try:
-        spec = load_spec(spec_name)
-        sampler = spec.sampler.model_copy(
-            update={k: v for k, v in overrides.items() if v is not None}
-        )
-        with Store(store, read_only=True) as st:
-            simulated = not st.as_of(as_of).shape[0] and bool(
-                st.as_of(as_of, simulated=True).shape[0]
-            )
-            panel = build_panel(st, as_of=as_of, start=spec.start, simulated=simulated)
-        kind = panel.attrs["data_kind"]
-        console.print(
-            f"Fitting [bold]{spec.name}[/] ({spec.spec_hash()}) to {kind} data as of"
-            f" {panel.attrs['as_of']}, {panel.sizes['month']} months, with {sampler.sampler}:"
-            f" {sampler.chains} chains x {sampler.draws} draws (+{sampler.tune} tuning)"
-        )
-        with console.status("sampling ..."):
-            result = run_fit(panel, spec, sampler=sampler)
-        run_path = save_run(result, Path(store) if store else default_store_dir())
-    except NowcastError as exc:
-        _fail(exc)
-    d = result.diagnostics
-    console.print(_table(d.table.round(4), "Convergence diagnostics"))
+
+class _Progress:
+    """Shows what the pipeline tells it: a spinner for the step under way, short summaries of
+    what each step produced."""
+
+    def __init__(self) -> None:
+        self.status = console.status("")
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.status.stop()
+
+    def __call__(self, event: object) -> None:
+        from nowcast import pipeline
+
+        if isinstance(event, pipeline.Step):
+            self.status.update(event.message)
+            self.status.start()
+            return
+        self.status.stop()
+        if isinstance(event, pipeline.IngestSummary):
+            console.print(str(event))
+        elif isinstance(event, pipeline.DataOverview):
+            _show_overview(event)
+        elif isinstance(event, pipeline.FitPlan):
+            _show_plan(event)
+        elif isinstance(event, pipeline.FittedRun):
+            _show_fit(event, full=False)
+
+
+def _show_overview(ov: DataOverview) -> None:
+    console.print(_table(ov.sources, "The store by source (every series: `nowcast data`)"))
     console.print(
-        f"divergences: {d.divergences}; E-BFMI per chain: {[round(b, 2) for b in d.bfmi]};"
-        f" times: {', '.join(f'{k} {v:.1f}' for k, v in result.timings.items())}"
+        _table(
+            ov.evidence,
+            f"Ragged edge: the last month each kind of evidence reaches in the panel"
+            f" {ov.first_month:%Y-%m}..{ov.last_month:%Y-%m} as of {ov.as_of}"
+            f" ({ov.data_kind} data)",
+        )
     )
+
+
+def _show_plan(plan: FitPlan) -> None:
+    s = plan.sampler
+    console.print(
+        f"Fitting [bold]{plan.spec.name}[/] ({plan.spec.spec_hash()}) to {plan.data_kind} data"
+        f" as of {plan.as_of}, {plan.months} months, with {s.sampler}:"
+        f" {s.chains} chains x {s.draws} draws (+{s.tune} tuning)"
+    )
+    if plan.data_kind != "real":
+        console.print("[bold yellow]This fit rests on SIMULATED data.[/]")
+
+
+def _show_fit(fitted: FittedRun, full: bool) -> None:
+    """Diagnostics of a fit: the table by variable and every variable behind a problem when
+    ``full``, else the problems with their variables counted."""
+    d = fitted.diagnostics
+    if full:
+        console.print(_table(d.table.round(4), "Convergence diagnostics"))
+        console.print(
+            f"divergences: {d.divergences}; E-BFMI per chain: {[round(b, 2) for b in d.bfmi]};"
+            f" times: {', '.join(f'{k} {v:.1f}' for k, v in fitted.result.timings.items())}"
+        )
     if d.ok:
         console.print("[green]Diagnostics: all thresholds met.[/]")
     else:
-        for p in d.problems:
+        from nowcast.report.text import short_problems
+
+        for p in d.problems if full else short_problems(d):
             console.print(f"[bold red]Diagnostics FAILED:[/] {p}")
         console.print("[red]Treat this posterior with suspicion: rerun with more tuning.[/]")
-    if kind != "real":
-        console.print("[bold yellow]This fit rests on SIMULATED data.[/]")
-    console.print(f"Posterior saved in {run_path}")
-    if strict and not d.ok:
-        raise typer.Exit(code=3)
-    return result, run_path
+    if fitted.tree.attrs.get("data_kind", "real") != "real":
+        console.print("[bold yellow]This posterior rests on SIMULATED data.[/]")
+    console.print(f"Posterior saved in {fitted.path}")
+
+
+def _show_result(result: RunResult) -> None:
+    lm = result.headline["latest_month"]
+    tag = " [bold yellow](SIMULATED data)[/]" if result.simulated else ""
+
+    def m(q: str) -> str:
+        return f"{lm[q] / 1e6:,.0f}"
+
+    console.print(
+        f"Hidden mining inflow, {lm['month']}{tag}: median USD {m('median')} m,"
+        f" 80% interval {m('lower_80')}-{m('upper_80')} m,"
+        f" 95% interval {m('lower_95')}-{m('upper_95')} m"
+    )
+    paths = result.report
+    console.print(f"Report: {paths.html}\n        {paths.pdf}\nSummary: {paths.summary_csv}")
+
+
+SamplerOpt = Annotated[
+    str | None, typer.Option("--sampler", help="nutpie (default), pymc or numpyro")
+]
+DrawsOpt = Annotated[int | None, typer.Option("--draws", help="Draws per chain")]
+TuneOpt = Annotated[int | None, typer.Option("--tune", help="Tuning draws per chain")]
+ChainsOpt = Annotated[int | None, typer.Option("--chains", help="Chains")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Sampler seed")]
+RunOpt = Annotated[
+    Path | None, typer.Option("--run", help="A run folder (default: the latest in the store)")
+]
+ScenarioOpt = Annotated[
+    Path | None,
+    typer.Option("--scenario", help="Scenario TOML: BTC price and/or Brent paths by month"),
+]
+HorizonOpt = Annotated[int, typer.Option("--horizon", help="Months to forecast")]
 
 
 @app.command()
@@ -281,10 +330,10 @@ def fit(
         str, typer.Option("--spec", help="Model spec in models/ or a path")
     ] = "default",
     sampler: SamplerOpt = None,
-    draws: Annotated[int | None, typer.Option("--draws")] = None,
-    tune: Annotated[int | None, typer.Option("--tune")] = None,
-    chains: Annotated[int | None, typer.Option("--chains")] = None,
-    seed: Annotated[int | None, typer.Option("--seed")] = None,
+    draws: DrawsOpt = None,
+    tune: TuneOpt = None,
+    chains: ChainsOpt = None,
+    seed: SeedOpt = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Exit non-zero when diagnostics miss thresholds")
     ] = False,
@@ -292,22 +341,30 @@ def fit(
     """Fit the model and save the posterior (netCDF) with diagnostics and provenance.
 
     With --data, the folder is ingested first (what the store lacks)."""
-    if data is not None:
-        _ingest_dir(data, store)
-    _fit(
-        store,
-        as_of,
-        spec,
-        {"sampler": sampler, "draws": draws, "tune": tune, "chains": chains, "seed": seed},
-        strict,
-    )
+    from nowcast import pipeline
+    from nowcast.model.spec import load_spec
+
+    try:
+        model = load_spec(spec)
+        settings = pipeline.sampler_settings(
+            model, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed
+        )
+        if data is not None:
+            console.print(str(pipeline.ingest(data, store)))
+        panel = pipeline.load_panel(store, as_of, spec=model)
+        _show_plan(pipeline.plan_fit(panel, model, settings))
+        with console.status("sampling ..."):
+            fitted = pipeline.fit_and_save(panel, model, sampler=settings, store_dir=store)
+    except NowcastError as exc:
+        _fail(exc)
+    _show_fit(fitted, full=True)
+    if strict and not fitted.diagnostics.ok:
+        raise typer.Exit(code=3)
 
 
 @app.command()
 def identify(
-    run_path: Annotated[
-        Path | None, typer.Option("--run", help="A run folder (default: the latest in the store)")
-    ] = None,
+    run_path: RunOpt = None,
     store: StoreOpt = None,
     ablation: Annotated[
         bool, typer.Option("--ablation", help="Also refit leaving out each kind of evidence")
@@ -317,107 +374,55 @@ def identify(
     """What the data identify: posterior narrowing against the prior, power-scaling
     sensitivity to the prior and to each kind of evidence, and (with --ablation) the annual
     hidden inflow's interval when each kind of evidence is left out."""
-    from nowcast import identify as ident
-    from nowcast.fit import load_run
-    from nowcast.store import default_store_dir
+    from nowcast import pipeline
 
-    root = Path(store) if store else default_store_dir()
     try:
-        run_path = run_path or _latest_run(root)
-        tree = load_run(run_path)
+        run_path, tree = pipeline.open_run(run_path, store)
+        if tree.attrs.get("data_kind", "real") != "real":
+            console.print("[bold yellow]This posterior rests on SIMULATED data.[/]")
+        work = "refitting without each kind of evidence" if ablation else "power-scaling"
+        with console.status(f"identification: narrowing, sensitivity ({work}) ..."):
+            result = pipeline.identify(tree, ablation=ablation, ablation_draws=draws)
+        pipeline.save_identification(result, run_path)
     except NowcastError as exc:
         _fail(exc)
-    if tree.attrs.get("data_kind") != "real":
-        console.print("[bold yellow]This posterior rests on SIMULATED data.[/]")
-    narrow = ident.narrowing(tree)
-    console.print(_table(narrow.round(3), "Narrowing: 1 - posterior variance / prior variance"))
-    with console.status("power-scaling sensitivity ..."):
-        sens = ident.sensitivity(ident.add_log_densities(tree))
-    console.print(_table(sens.round(3), "Power-scaling sensitivity (above 0.05: sensitive)"))
-    write_csv(narrow, Path(run_path) / "narrowing.csv")
-    write_csv(sens, Path(run_path) / "sensitivity.csv")
-    if ablation:
-        spec = ident.spec_of(tree)
-        sampler = spec.sampler
-        if draws is not None:
-            sampler = sampler.model_copy(update={"draws": draws})
-        with console.status("refitting without each kind of evidence ..."):
-            abl = ident.ablation(tree["panel"].to_dataset(), sampler=sampler, full=tree)
-        console.print(
-            _table(abl.round(3), "Annual hidden inflow, USD bn, 90% interval, by evidence used")
-        )
-        write_csv(abl, Path(run_path) / "ablation.csv")
-    console.print(f"Tables saved in {run_path}")
-
-
-ScenarioOpt = Annotated[
-    Path | None,
-    typer.Option("--scenario", help="Scenario TOML: BTC price and/or Brent paths by month"),
-]
-HorizonOpt = Annotated[int, typer.Option("--horizon", help="Months to forecast")]
-
-
-def _report(tree, run_path: Path, horizon: int, scenario, diagnostics=None) -> None:
-    from nowcast import identify as ident
-    from nowcast.forecast import forecast
-    from nowcast.report import render_report
-
-    with console.status("forecasting ..."):
-        forecasts = {"baseline": forecast(tree, horizon, seed=int(tree.attrs.get("seed", 0)))}
-        if scenario is not None:
-            forecasts[scenario.name] = forecast(
-                tree, horizon, scenario, seed=int(tree.attrs.get("seed", 0))
-            )
-    with console.status("identification: narrowing and power-scaling sensitivity ..."):
-        narrow = ident.narrowing(tree)
-        sens = ident.sensitivity(ident.add_log_densities(tree))
-    with console.status("rendering the report ..."):
-        paths = render_report(
-            tree,
-            forecasts,
-            run_path,
-            diagnostics=diagnostics,
-            narrowing_table=narrow,
-            sensitivity_table=sens,
-        )
-    summary = pd.read_csv(paths.summary_csv)
-    now = summary[summary["kind"] == "nowcast"].iloc[-1]
-    kind = tree.attrs.get("data_kind", "real")
-    tag = "" if kind == "real" else " [bold yellow](SIMULATED data)[/]"
-
-    def m(q: str) -> str:
-        return f"{now[f'hidden_inflow_usd_{q}'] / 1e6:,.0f}"
-
     console.print(
-        f"Hidden mining inflow, {str(now['month'])[:7]}{tag}: median USD {m('median')} m,"
-        f" 80% interval {m('lower_80')}-{m('upper_80')} m,"
-        f" 95% interval {m('lower_95')}-{m('upper_95')} m"
+        _table(result.narrowing.round(3), "Narrowing: 1 - posterior variance / prior variance")
     )
-    console.print(f"Report: {paths.html}\n        {paths.pdf}\nSummary: {paths.summary_csv}")
+    console.print(
+        _table(result.sensitivity.round(3), "Power-scaling sensitivity (above 0.05: sensitive)")
+    )
+    if result.ablation is not None:
+        console.print(
+            _table(
+                result.ablation.round(3),
+                "Annual hidden inflow, USD bn, 90% interval, by evidence used",
+            )
+        )
+    console.print(f"Tables saved in {run_path}")
 
 
 @app.command()
 def report(
-    run_path: Annotated[
-        Path | None, typer.Option("--run", help="A run folder (default: the latest in the store)")
-    ] = None,
+    run_path: RunOpt = None,
     store: StoreOpt = None,
     horizon: HorizonOpt = 6,
     scenario: ScenarioOpt = None,
 ) -> None:
     """Forecast from a saved posterior and write the HTML/PDF report and summaries."""
-    from nowcast.fit import load_run
+    from nowcast import pipeline
     from nowcast.forecast import load_scenario
-    from nowcast.store import default_store_dir
 
-    root = Path(store) if store else default_store_dir()
     try:
         sc = load_scenario(scenario) if scenario is not None else None
-        run_path = run_path or _latest_run(root)
-        tree = load_run(run_path)
-        _report(tree, Path(run_path), horizon, sc)
+        pipeline.check_scenario(sc)
+        with _Progress() as progress:
+            result = pipeline.report_run(
+                run_path, store_dir=store, horizon=horizon, scenario=sc, notify=progress
+            )
     except NowcastError as exc:
         _fail(exc)
+    _show_result(result)
 
 
 @app.command()
@@ -427,38 +432,45 @@ def run(
     as_of: AsOfOpt = None,
     horizon: HorizonOpt = 6,
     scenario: ScenarioOpt = None,
+    start: Annotated[
+        str | None,
+        typer.Option("--start", help="First month of the window (default: the spec's start)"),
+    ] = None,
+    sampler: SamplerOpt = None,
+    draws: DrawsOpt = None,
+    tune: TuneOpt = None,
+    chains: ChainsOpt = None,
+    seed: SeedOpt = None,
 ) -> None:
     """The main job (default: the bundled real data): ingest what the store lacks, fit the
     default model, nowcast the ragged edge, forecast h months ahead, and write the report
     (HTML, PDF), the summary (CSV, JSON) and the posterior (netCDF)."""
+    from nowcast import pipeline
     from nowcast.forecast import load_scenario
-    from nowcast.panel import build_panel, ragged_edge
-    from nowcast.store import Store
+    from nowcast.model.spec import load_spec
 
-    try:  # a bad scenario is refused before any work
+    try:  # bad options are refused before any work
         sc = load_scenario(scenario) if scenario is not None else None
-    except NowcastError as exc:
-        _fail(exc)
-    _ingest_dir(data, store)
-    try:
-        with Store(store, read_only=True) as st:
-            _print_summary(st.summary())
-            panel = build_panel(st, as_of=as_of)
-    except NowcastError as exc:
-        _fail(exc)
-    edge = ragged_edge(panel)
-    console.print(
-        _table(
-            edge,
-            f"Ragged edge of the panel as of {panel.attrs['as_of']}"
-            f" ({panel.attrs['data_kind']} data)",
+        pipeline.check_scenario(sc)
+        model = load_spec()
+        settings = pipeline.sampler_settings(
+            model, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed
         )
-    )
-    result, run_path = _fit(store, as_of, "default", {}, strict=False)
-    try:
-        _report(result.tree, run_path, horizon, sc, diagnostics=result.diagnostics)
+        with _Progress() as progress:
+            result = pipeline.run(
+                data,
+                store,
+                as_of=as_of,
+                start=start,
+                horizon=horizon,
+                scenario=sc,
+                spec=model,
+                sampler=settings,
+                notify=progress,
+            )
     except NowcastError as exc:
         _fail(exc)
+    _show_result(result)
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -26,9 +26,10 @@ import pymc as pm
 import xarray as xr
 
 from nowcast import __version__
-from nowcast.constants import CHAIN, DRAW, MONTH
+from nowcast.constants import CHAIN, DRAW
 from nowcast.errors import NowcastError
 from nowcast.files import write_atomic, write_csv
+from nowcast.intervals import interval_summary
 from nowcast.model.build import build_model
 from nowcast.model.data import ModelData, prepare
 from nowcast.model.evidence import EVIDENCE_GROUP, evidence_dataset
@@ -40,6 +41,8 @@ FORWARD_COMPILE = {"mode": "FAST_COMPILE"}
 
 # quantities whose convergence gates a run, besides every free parameter
 GATED = ["hidden_inflow_usd", "hashrate_share", "mining_power_gw"]
+# run attribute: JSON list of the model's free variables (the ones NUTS sampled)
+FREE_VARIABLES = "free_variables"
 
 
 @dataclass
@@ -188,6 +191,8 @@ def fit(
             "chains": s.chains,
             "target_accept": s.target_accept,
             "seed": s.seed,
+            # recorded so that diagnostics of a saved run never need the model rebuilt
+            FREE_VARIABLES: json.dumps(_free_names(model)),
             "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
             **{k: round(v, 3) for k, v in timings.items()},
         }
@@ -291,13 +296,22 @@ def load_run(path: str | Path, spec: ModelSpec | None = None) -> xr.DataTree:
     return tree
 
 
+def free_variables(tree: xr.DataTree) -> list[str] | None:
+    """The free variables a run's fit recorded (``None`` for runs saved before that record,
+    or when the record is unreadable: then every posterior variable is checked)."""
+    raw = tree.attrs.get(FREE_VARIABLES)
+    if raw is None:
+        return None
+    try:
+        names = json.loads(str(raw))
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        return None
+    return names
+
+
 def inflow_summary(tree: xr.DataTree) -> pd.DataFrame:
     """Posterior mean, median and 50/80/90/95% equal-tailed intervals of the hidden inflow
-    (USD per month), by month."""
-    f = tree["posterior"]["hidden_inflow_usd"].stack(sample=(CHAIN, DRAW))
-    qs = [0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.975]
-    q = f.quantile(qs, dim="sample").to_pandas().T
-    q.columns = [f"q{int(round(c * 1000)):03d}" for c in qs]
-    q.insert(0, "mean", f.mean("sample").to_pandas())
-    q.index = pd.DatetimeIndex(q.index, name=MONTH)
-    return q
+    (USD per month), by month: ``nowcast.intervals.interval_summary``'s columns."""
+    return interval_summary(tree["posterior"]["hidden_inflow_usd"], (CHAIN, DRAW))

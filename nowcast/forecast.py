@@ -24,6 +24,7 @@ import xarray as xr
 
 from nowcast.constants import CHAIN, DRAW, MONTH
 from nowcast.errors import NowcastError
+from nowcast.intervals import PROBS, interval_summary
 from nowcast.model import equations as eq
 from nowcast.model.spec import spec_of
 
@@ -254,16 +255,7 @@ def forecast(
     return ds
 
 
-def summarise(
-    ds: xr.Dataset, var: str, probs: tuple[float, ...] = (0.5, 0.8, 0.95)
-) -> pd.DataFrame:
-    """Mean, median and central intervals (``probs``) of ``var`` by month."""
-    x = ds[var]
-    qs = sorted({0.5, *[(1 - p) / 2 for p in probs], *[(1 + p) / 2 for p in probs]})
-    q = x.quantile(qs, dim=SAMPLE).to_pandas().T
-    out = pd.DataFrame({"mean": x.mean(SAMPLE).to_pandas(), "median": q[0.5]})
-    for prob in probs:
-        out[f"lower_{int(prob * 100)}"] = q[(1 - prob) / 2]
-        out[f"upper_{int(prob * 100)}"] = q[(1 + prob) / 2]
-    out.index = pd.DatetimeIndex(out.index, name=MONTH)
-    return out
+def summarise(ds: xr.Dataset, var: str, probs: tuple[float, ...] = PROBS) -> pd.DataFrame:
+    """Mean, median and central intervals (``probs``) of ``var`` by month:
+    ``nowcast.intervals.interval_summary``'s columns."""
+    return interval_summary(ds[var], SAMPLE, probs)

@@ -1,7 +1,10 @@
 """The command line (``nowcast ...``) through typer's CliRunner, each test on its own store in
-``tmp_path``. ``fit``, ``run`` and ``simulate`` are slow and covered elsewhere."""
+``tmp_path``. ``fit`` and ``simulate`` are slow and covered elsewhere; ``run`` is run once on a
+small window, ``report`` on the report tests' saved fit."""
 
 from __future__ import annotations
+
+import shutil
 
 import pandas as pd
 from typer.testing import CliRunner
@@ -172,3 +175,95 @@ def test_run_refuses_a_bad_scenario_before_any_work(tmp_path):
     assert result.exit_code == 2
     assert "bad.toml: field 'gold_usd': unknown driver" in result.output.replace("\n", "")
     assert not store.exists()  # nothing ingested, nothing fitted
+
+
+def test_run_refuses_a_bad_sampler_option_before_any_work(tmp_path):
+    store = tmp_path / "store"
+    result = _invoke("run", "--store", store, "--draws", 5)
+    _clean_exit(result, 2)
+    assert "option --draws" in _flat(result.output)
+    assert not store.exists()
+
+
+def test_report_refuses_a_scenario_named_baseline(tmp_path):
+    sc = write_variant(tmp_path, "mine.toml", 'name = "baseline"\n[btc_price_usd]\n"2026-01" = 1\n')
+    result = _invoke("report", "--store", tmp_path / "store", "--scenario", sc)
+    _clean_exit(result, 2)
+    assert "mine.toml: field 'name': 'baseline' names the forecast" in _flat(result.output)
+
+
+def test_report_and_identify_without_runs_are_clear_errors(tmp_path):
+    for command in ("report", "identify"):
+        result = _invoke(command, "--store", tmp_path / "store")
+        _clean_exit(result, 2)
+        assert "no fitted runs" in _flat(result.output), command
+
+
+def test_report_on_a_saved_run(tmp_path, tmp_path_factory):
+    """`nowcast report` forecasts, identifies and renders a saved run (test_report's fit)."""
+    from test_report import fitted_run
+
+    run = tmp_path / "store" / "runs" / "20260101T000000_default_test"
+    run.mkdir(parents=True)
+    shutil.copy(fitted_run(tmp_path_factory), run / "posterior.nc")
+    result = _invoke("report", "--store", tmp_path / "store", "--horizon", 2)
+    _clean_exit(result, 0)
+    out = _flat(result.output)
+    assert "Hidden mining inflow, " in out and "80% interval" in out
+    assert f"Report: {run / 'report.html'}" in out
+    for name in ("report.html", "report.pdf", "summary.csv", "forecast_baseline.csv"):
+        assert (run / name).exists(), name
+    assert len(result.output.splitlines()) < 10
+
+
+def test_run_on_a_small_window(tmp_path, data_dir, monkeypatch):
+    """`nowcast run` ingests, builds the panel once, fits, forecasts, identifies and reports,
+    and prints a short summary of the store rather than every series."""
+    import nowcast.panel
+
+    calls = []
+    build = nowcast.panel.build_panel
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("start"))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(nowcast.panel, "build_panel", counting)
+    store = tmp_path / "store"
+    result = _invoke(
+        "run", "--data", data_dir, "--store", store, "--start", "2024-07-01", "--horizon", 2,
+        "--draws", 100, "--tune", 150, "--chains", 2, "--seed", 3,
+    )  # fmt: skip
+    _clean_exit(result, 0)
+    out = _flat(result.output)
+    assert [pd.Timestamp(c) for c in calls] == [pd.Timestamp("2024-07-01")]  # built once
+    assert "Ingested 15 files" in out
+    assert "The store by source" in out and "What the store holds" not in out
+    assert "Ragged edge: the last month each kind of evidence reaches" in out
+    assert "Fitting default" in out and "2 chains x 100 draws (+150 tuning)" in out
+    assert "Hidden mining inflow, " in out and "SIMULATED" not in out
+    lines = result.output.splitlines()
+    assert len(lines) < 70, result.output  # the full store table alone is over 100 rows
+    runs = list((store / "runs").glob("*/report.html"))
+    assert len(runs) == 1
+    run = runs[0].parent
+    for name in ("posterior.nc", "report.pdf", "summary.json", "narrowing.csv"):
+        assert (run / name).exists(), name
+
+
+def test_run_refuses_a_bad_start_before_any_work(tmp_path):
+    store = tmp_path / "store"
+    result = _invoke("run", "--store", store, "--start", "someday")
+    _clean_exit(result, 2)
+    assert "start: expected a date as YYYY-MM-DD, got 'someday'" in _flat(result.output)
+    assert not store.exists()
+
+
+def test_report_on_an_unreadable_posterior_is_a_clear_error(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "posterior.nc").write_text("not netCDF\n")
+    for command in ("report", "identify"):
+        result = _invoke(command, "--run", run)
+        _clean_exit(result, 2)
+        assert "posterior.nc: not a readable posterior" in _flat(result.output), command

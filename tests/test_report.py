@@ -18,6 +18,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -26,12 +27,13 @@ import xarray as xr
 from PIL import Image
 
 from nowcast.datasets import ingest_dir
-from nowcast.fit import diagnose, fit, load_run, save_run
+from nowcast.fit import diagnose, fit, free_variables, load_run, save_run
 from nowcast.forecast import Scenario, forecast
 from nowcast.identify import narrowing, spec_of
 from nowcast.model.spec import Sampler, load_spec
 from nowcast.panel import build_panel
-from nowcast.report import headline, render_report
+from nowcast.report import figure_status, headline, published_figures, render_report
+from nowcast.report.published import COLUMNS as PUBLISHED_COLUMNS
 from nowcast.store import Store
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -344,21 +346,86 @@ def test_forecast_from_another_run_is_refused(tree, tmp_path):
         render_report(tree, {"baseline": shifted}, tmp_path)
 
 
-def test_prior_posterior_falls_back_to_histograms(tree, monkeypatch):
-    """Where arviz-plots cannot draw the tree, matplotlib histograms take its place."""
-    import arviz as az
-    from matplotlib.backends.backend_pdf import PdfPages
+# --------------------------------------------------------------------------- reads, never refits
 
-    from nowcast import report as rep
 
-    def broken(*args, **kwargs):
-        plt.figure()  # a figure left half-drawn must be closed too
-        raise ValueError("cannot draw")
+def test_fit_records_its_free_variables(tree):
+    """The fit writes the model's free variables into the run, which the report reads."""
+    from nowcast.identify import model_of
 
-    monkeypatch.setattr(az, "plot_prior_posterior", broken)
-    buf = io.BytesIO()
-    with PdfPages(buf) as pdf:
-        chart = rep._prior_posterior_chart(rep._Figures(pdf, True), tree, ["psi_after", "eo_k"])
-    assert chart is not None and chart.png.startswith(PNG_SIGNATURE)
-    assert chart.title.startswith("SIMULATED")
+    recorded = free_variables(tree)
+    assert recorded == [v.name for v in model_of(tree).free_RVs]
+    assert json.loads(tree.attrs["free_variables"]) == recorded
+
+
+@pytest.mark.parametrize("old_run", [False, True], ids=["recorded", "old-run"])
+def test_report_never_rebuilds_the_model(tree, tmp_path, monkeypatch, old_run):
+    """With model building, sampling and pyplot figures all made to fail, the report still
+    renders; diagnostics cover the recorded free variables, or every posterior variable for a
+    run saved before they were recorded."""
+    import pymc as pm
+
+    import nowcast.fit
+    import nowcast.identify
+    import nowcast.model.build
+    import nowcast.report.render as render_module
+
+    forecasts = forecasts_for(tree)  # forecasts are made before anything is switched off
+    run = tree.copy()
+    run.attrs = {k: v for k, v in tree.attrs.items() if not (old_run and k == "free_variables")}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the report must read the run, not rebuild or refit the model")
+
+    for module, name in [
+        (nowcast.model.build, "build_model"),
+        (nowcast.fit, "build_model"),
+        (nowcast.fit, "fit"),
+        (nowcast.identify, "build_model"),
+        (nowcast.identify, "model_of"),
+        (nowcast.identify, "fit"),
+        (pm, "sample"),
+        (plt, "figure"),
+        (plt, "subplots"),
+    ]:
+        monkeypatch.setattr(module, name, refuse)
+    monkeypatch.setattr(pm.Model, "__init__", refuse)
+    seen: list[list[str] | None] = []
+    real_diagnose = render_module.diagnose
+
+    def spy(tree_, spec, free=None):
+        seen.append(free)
+        return real_diagnose(tree_, spec, free)
+
+    monkeypatch.setattr(render_module, "diagnose", spy)
+    backend = matplotlib.get_backend()
+    paths = render_report(run, forecasts, tmp_path)
+    assert paths.html.exists() and paths.pdf.exists()
+    assert matplotlib.get_backend() == backend
     assert plt.get_fignums() == []
+    assert seen == [None if old_run else free_variables(tree)]
+    html = paths.html.read_text(encoding="utf-8")
+    diag_rows = html[html.index('id="diagnostics"') : html.index('id="provenance"')]
+    if old_run:  # every posterior variable, derived ones included
+        assert "electricity_cost_usd_bn" in diag_rows
+    else:
+        assert "electricity_cost_usd_bn" not in diag_rows
+        assert all(v in diag_rows for v in free_variables(tree))
+
+
+def test_published_figures_columns_and_labels(tree, report):
+    pub = published_figures(tree)
+    assert list(pub.columns) == PUBLISHED_COLUMNS
+    assert len(pub) and pub["quantity"].str.len().gt(0).all() and pub["unit"].notna().all()
+    assert (pub["lower"] <= pub["posterior_median"]).all()
+    assert (pub["posterior_median"] <= pub["upper"]).all()
+    # a figure outside the predictive interval is outside the narrower posterior one too
+    assert (pub["outside"] | ~pub["outside_predictive"]).all()
+    html = report.html.read_text(encoding="utf-8")
+    section = html[html.index('id="published"') : html.index('id="diagnostics"')]
+    statuses = re.findall(r"<td>((?:inside|outside)[^<]*)</td>", section)
+    assert len(statuses) == len(pub)
+    assert statuses == [
+        figure_status(a, b) for a, b in zip(pub.outside, pub.outside_predictive, strict=True)
+    ]
+    assert "OUTSIDE" not in section

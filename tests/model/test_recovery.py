@@ -74,7 +74,7 @@ def test_inflow_90_interval_covers_truth(real_availability):
     sim, res = real_availability
     q = inflow_summary(res.tree)
     truth = _truth(sim, "hidden_inflow_usd")
-    inside = (q["q050"] <= truth) & (truth <= q["q950"])
+    inside = (q["lower_90"] <= truth) & (truth <= q["upper_90"])
     assert len(q) == 48
     assert inside.mean() >= 0.8, inside.mean()
 

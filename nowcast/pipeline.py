@@ -1,0 +1,473 @@
+"""The main job as Python functions, one per step, for the command line and notebooks alike:
+
+``ingest`` (what is new in a data folder) -> ``load_panel`` (the as-of panel, real or
+SIMULATED) -> ``fit_and_save`` -> ``make_forecasts`` (baseline and an optional scenario) ->
+``identify`` (narrowing, sensitivity, optionally ablation) -> ``write_report``.
+
+``run`` composes them (the panel is built once) and returns a ``RunResult``: the run folder,
+the report's paths and the headline. Steps raise ``NowcastError`` for anything a user can fix;
+``run`` tells a ``notify`` callback what it is doing and what each step produced, so a caller
+can show progress without the pipeline printing anything.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+from pydantic import ValidationError
+
+from nowcast.errors import NowcastError
+from nowcast.files import write_csv
+from nowcast.fit import Diagnostics, FitResult, load_run, save_run
+from nowcast.forecast import Scenario, forecast
+from nowcast.model.spec import ModelSpec, Sampler, load_spec
+from nowcast.report import ReportPaths, headline, render_report
+from nowcast.store import Store, default_store_dir, parse_day
+
+BASELINE = "baseline"
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Step:
+    """A step ``run`` is starting: ``name`` (ingest, panel, fit, forecast, identify, report)
+    and a sentence saying what it does."""
+
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """What ``ingest`` did: files read from ``data_dir``, figures new to the store."""
+
+    data_dir: Path
+    store_path: Path
+    files: int
+    new_figures: int
+    seconds: float
+
+    def __str__(self) -> str:
+        return (
+            f"Ingested {self.files} files from {self.data_dir} into {self.store_path}:"
+            f" {self.new_figures} new figures ({self.seconds:.1f} s)"
+        )
+
+
+@dataclass(frozen=True)
+class DataOverview:
+    """What a run rests on: the store by source (``store_overview``) and how far each kind
+    of evidence reaches in the panel (``evidence_edge``)."""
+
+    data_kind: str
+    as_of: str
+    first_month: pd.Timestamp
+    last_month: pd.Timestamp
+    sources: pd.DataFrame
+    evidence: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class FitPlan:
+    """The fit ``run`` is about to make."""
+
+    spec: ModelSpec
+    sampler: Sampler
+    data_kind: str
+    as_of: str
+    months: int
+
+
+@dataclass(frozen=True)
+class FittedRun:
+    """A fit and the folder it was saved in."""
+
+    result: FitResult
+    path: Path
+
+    @property
+    def tree(self) -> xr.DataTree:
+        """The saved posterior."""
+        return self.result.tree
+
+    @property
+    def diagnostics(self) -> Diagnostics:
+        """Convergence diagnostics against the spec's thresholds."""
+        return self.result.diagnostics
+
+
+@dataclass(frozen=True)
+class Identification:
+    """What the data identify: narrowing and sensitivity tables, ablation when asked for."""
+
+    narrowing: pd.DataFrame
+    sensitivity: pd.DataFrame
+    ablation: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What ``run`` (or ``report_run``) produced."""
+
+    run_path: Path
+    report: ReportPaths
+    headline: dict[str, Any]
+    data_kind: str
+    diagnostics: Diagnostics | None = None
+
+    @property
+    def simulated(self) -> bool:
+        """True when the run rests on SIMULATED data."""
+        return self.data_kind != "real"
+
+
+Notify = Callable[[object], None]
+
+
+def _ignore(_: object) -> None:
+    """The default ``notify``: nobody is listening."""
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def ingest(
+    data_dir: str | Path | None = None, store_dir: str | Path | None = None
+) -> IngestSummary:
+    """Ingest every file a data folder's manifest lists (default: the bundled real data);
+    files the store already holds change nothing."""
+    from nowcast.datasets import bundled_data_dir, ingest_dir, read_manifest
+
+    data_dir = Path(data_dir) if data_dir is not None else bundled_data_dir()
+    read_manifest(data_dir)  # a folder without a readable manifest leaves no store behind
+    t0 = time.perf_counter()
+    with Store(store_dir) as st:
+        results = ingest_dir(st, data_dir)
+        path = st.path
+    return IngestSummary(
+        data_dir=data_dir,
+        store_path=path,
+        files=len(results),
+        new_figures=sum(r.rows_added for r in results),
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def store_overview(store_dir: str | Path | None = None) -> pd.DataFrame:
+    """The store in one row per source and kind (real or SIMULATED): how many series
+    (per region), the end of the latest period any of them covers, and when it last published.
+    The full table, a row per series, is ``Store.summary`` (``nowcast data``)."""
+    with Store(store_dir, read_only=True) as st:
+        summary = st.summary()
+    if summary.empty:
+        return pd.DataFrame(columns=["source", "kind", "series", "last_period", "last_published"])
+    out = (
+        summary.groupby(["source", "kind"], sort=True)
+        .agg(
+            series=("series", "size"),
+            last_period=("last_period", "max"),
+            last_published=("last_published", "max"),
+        )
+        .reset_index()
+    )
+    for col in ("last_period", "last_published"):
+        out[col] = pd.to_datetime(out[col])
+    return out
+
+
+def _use_simulated(store: Store, as_of: str | None) -> bool:
+    """True when the panel must be built from simulated figures: the store holds none that
+    are real by ``as_of`` but some simulated ones (the two never mix in one panel)."""
+    if len(store.as_of(as_of)):
+        return False
+    return bool(len(store.as_of(as_of, simulated=True)))
+
+
+def load_panel(
+    store_dir: str | Path | None = None,
+    as_of: str | None = None,
+    *,
+    start: str | pd.Timestamp | None = None,
+    spec: ModelSpec | None = None,
+) -> xr.Dataset:
+    """The panel of what the store knew on ``as_of`` (default: everything stored), from
+    ``start`` (default: the spec's start). Real figures when the store has any by then, else
+    SIMULATED ones; ``panel.attrs["data_kind"]`` says which."""
+    from nowcast.panel import build_panel
+
+    spec = spec or load_spec()
+    first = parse_day(start, "start") if start is not None else spec.start
+    with Store(store_dir, read_only=True) as st:
+        simulated = _use_simulated(st, as_of)
+        return build_panel(st, as_of=as_of, start=first, simulated=simulated)
+
+
+def evidence_edge(panel: xr.Dataset, spec: ModelSpec | None = None) -> pd.DataFrame:
+    """How far each kind of evidence the spec uses reaches: one row per kind with figures in
+    the panel's window (how many, the last month any of them covers, and how many months
+    short of the panel's last month that is), plus the drivers, which the model treats as
+    known and which therefore reach the last month."""
+    from nowcast.model.data import prepare
+
+    spec = spec or load_spec()
+    data = prepare(panel, spec)
+    end = data.months[-1]
+    rows = [
+        {
+            "evidence": "drivers (on-chain, USD/RUB, Brent, key rate)",
+            "figures": data.n_months,
+            "last_month": end,
+        }
+    ]
+    for name, block in data.blocks.items():
+        if not block.n:
+            continue
+        last = pd.Timestamp(block.labels["period_end"].max()).to_period("M").to_timestamp()
+        rows.append({"evidence": name.replace("_", " "), "figures": block.n, "last_month": last})
+    out = pd.DataFrame(rows)
+    months = pd.PeriodIndex(out["last_month"], freq="M")
+    out["months_behind"] = [max((end.to_period("M") - m).n, 0) for m in months]
+    return out
+
+
+def overview(
+    panel: xr.Dataset, store_dir: str | Path | None = None, spec: ModelSpec | None = None
+) -> DataOverview:
+    """The store by source and the panel's ragged edge by kind of evidence."""
+    months = pd.DatetimeIndex(panel["month"].values)
+    return DataOverview(
+        data_kind=str(panel.attrs.get("data_kind", "real")),
+        as_of=str(panel.attrs.get("as_of", "")),
+        first_month=months[0],
+        last_month=months[-1],
+        sources=store_overview(store_dir),
+        evidence=evidence_edge(panel, spec),
+    )
+
+
+def sampler_settings(spec: ModelSpec, **overrides: object) -> Sampler:
+    """The spec's sampler settings with ``overrides`` (``None`` values ignored), validated:
+    a bad value is a ``NowcastError`` naming the option."""
+    update = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Sampler.model_validate({**spec.sampler.model_dump(), **update})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise NowcastError(f"option --{where}: {first['msg']}") from None
+
+
+def plan_fit(panel: xr.Dataset, spec: ModelSpec, sampler: Sampler | None = None) -> FitPlan:
+    """What fitting ``spec`` to ``panel`` with ``sampler`` (default: the spec's) will do."""
+    return FitPlan(
+        spec=spec,
+        sampler=sampler or spec.sampler,
+        data_kind=str(panel.attrs.get("data_kind", "real")),
+        as_of=str(panel.attrs.get("as_of", "")),
+        months=int(panel.sizes["month"]),
+    )
+
+
+def fit_and_save(
+    panel: xr.Dataset,
+    spec: ModelSpec | None = None,
+    *,
+    sampler: Sampler | None = None,
+    store_dir: str | Path | None = None,
+    prior_draws: int = 500,
+) -> FittedRun:
+    """Fit ``spec`` (default: the default spec) to ``panel`` and save the run under
+    ``<store>/runs/``."""
+    from nowcast.fit import fit
+
+    spec = spec or load_spec()
+    result = fit(panel, spec, sampler=sampler, prior_draws=prior_draws)
+    root = Path(store_dir) if store_dir is not None else default_store_dir()
+    return FittedRun(result, save_run(result, root))
+
+
+def make_forecasts(
+    tree: xr.DataTree,
+    horizon: int = 6,
+    scenario: Scenario | None = None,
+    *,
+    seed: int | None = None,
+) -> dict[str, xr.Dataset]:
+    """The baseline forecast ``horizon`` months ahead and, when given, the scenario's
+    (default seed: the run's)."""
+    check_scenario(scenario)
+    seed = int(tree.attrs.get("seed", 0)) if seed is None else seed
+    out = {BASELINE: forecast(tree, horizon, seed=seed)}
+    if scenario is not None:
+        out[scenario.name] = forecast(tree, horizon, scenario, seed=seed)
+    return out
+
+
+def check_scenario(scenario: Scenario | None) -> None:
+    """Refuse a scenario whose forecast would replace the baseline's (same name)."""
+    if scenario is not None and scenario.name == BASELINE:
+        raise NowcastError(
+            f"{scenario.source or 'scenario'}: field 'name': '{BASELINE}' names the forecast"
+            " without a scenario; give the scenario another name"
+        )
+
+
+def identify(
+    tree: xr.DataTree, *, ablation: bool = False, ablation_draws: int | None = None
+) -> Identification:
+    """Narrowing and power-scaling sensitivity of the run; with ``ablation``, the annual
+    inflow's interval refitted without each kind of evidence (slow: one fit per kind)."""
+    from nowcast import identify as ident
+
+    narrow = ident.narrowing(tree)
+    sens = ident.sensitivity(ident.add_log_densities(tree))
+    abl = None
+    if ablation:
+        sampler = ident.spec_of(tree).sampler
+        if ablation_draws is not None:
+            sampler = sampler_settings(ident.spec_of(tree), draws=ablation_draws)
+        abl = ident.ablation(tree["panel"].to_dataset(), sampler=sampler, full=tree)
+    return Identification(narrow, sens, abl)
+
+
+def save_identification(result: Identification, run_path: Path) -> list[Path]:
+    """``narrowing.csv``, ``sensitivity.csv`` (and ``ablation.csv``) in the run folder."""
+    run_path = Path(run_path)
+    paths = [
+        write_csv(result.narrowing, run_path / "narrowing.csv"),
+        write_csv(result.sensitivity, run_path / "sensitivity.csv"),
+    ]
+    if result.ablation is not None:
+        paths.append(write_csv(result.ablation, run_path / "ablation.csv"))
+    return paths
+
+
+def write_report(
+    tree: xr.DataTree,
+    run_path: Path,
+    forecasts: dict[str, xr.Dataset],
+    *,
+    identification: Identification | None = None,
+    diagnostics: Diagnostics | None = None,
+) -> ReportPaths:
+    """The HTML/PDF report and summaries of a run, in its folder."""
+    ident = identification
+    return render_report(
+        tree,
+        forecasts,
+        Path(run_path),
+        diagnostics=diagnostics,
+        narrowing_table=ident.narrowing if ident else None,
+        sensitivity_table=ident.sensitivity if ident else None,
+        ablation_table=ident.ablation if ident else None,
+    )
+
+
+def latest_run(store_dir: str | Path | None = None) -> Path:
+    """The newest run folder in a store."""
+    root = Path(store_dir) if store_dir is not None else default_store_dir()
+    runs = sorted((root / "runs").glob("*/posterior.nc"))
+    if not runs:
+        raise NowcastError(f"no fitted runs in {root / 'runs'}: run `nowcast fit` first")
+    return runs[-1].parent
+
+
+def open_run(
+    run_path: str | Path | None = None, store_dir: str | Path | None = None
+) -> tuple[Path, xr.DataTree]:
+    """A saved run's folder and posterior (default: the store's latest run)."""
+    path = Path(run_path) if run_path is not None else latest_run(store_dir)
+    folder = path.parent if path.is_file() else path
+    try:
+        return folder, load_run(path)
+    except (OSError, ValueError) as exc:  # not netCDF, truncated, unreadable
+        file = path if path.is_file() else path / "posterior.nc"
+        raise NowcastError(f"{file}: not a readable posterior ({exc})") from None
+
+
+def report_run(
+    run_path: str | Path | None = None,
+    *,
+    store_dir: str | Path | None = None,
+    horizon: int = 6,
+    scenario: Scenario | None = None,
+    notify: Notify = _ignore,
+) -> RunResult:
+    """Forecast, identify and report a saved run (default: the store's latest); the
+    identification tables are saved beside the report."""
+    run_path, tree = open_run(run_path, store_dir)
+    return _finish(tree, run_path, horizon, scenario, None, notify)
+
+
+def _finish(
+    tree: xr.DataTree,
+    run_path: Path,
+    horizon: int,
+    scenario: Scenario | None,
+    diagnostics: Diagnostics | None,
+    notify: Notify,
+) -> RunResult:
+    notify(Step("forecast", f"forecasting {horizon} months ahead ..."))
+    forecasts = make_forecasts(tree, horizon, scenario)
+    notify(Step("identify", "identification: narrowing and power-scaling sensitivity ..."))
+    ident = identify(tree)
+    save_identification(ident, run_path)
+    notify(Step("report", "rendering the report ..."))
+    paths = write_report(tree, run_path, forecasts, identification=ident, diagnostics=diagnostics)
+    return RunResult(
+        run_path=run_path,
+        report=paths,
+        headline=headline(tree),
+        data_kind=str(tree.attrs.get("data_kind", "real")),
+        diagnostics=diagnostics,
+    )
+
+
+def run(
+    data_dir: str | Path | None = None,
+    store_dir: str | Path | None = None,
+    *,
+    as_of: str | None = None,
+    start: str | None = None,
+    horizon: int = 6,
+    scenario: Scenario | None = None,
+    spec: ModelSpec | None = None,
+    sampler: Sampler | None = None,
+    prior_draws: int = 500,
+    notify: Notify = _ignore,
+) -> RunResult:
+    """The main job: ingest what is new in ``data_dir`` (default: the bundled real data),
+    build the as-of panel once, fit ``spec`` (default: the default spec) and save the run,
+    forecast the baseline (and ``scenario``), identify, and write the report and the
+    identification tables into the run folder. ``notify`` receives each ``Step`` as it
+    starts and each step's result (``IngestSummary``, ``DataOverview``, ``FitPlan``,
+    ``FittedRun``)."""
+    # bad options are refused before any work
+    check_scenario(scenario)
+    if horizon < 1:
+        raise NowcastError(f"horizon must be at least 1 month, got {horizon}")
+    for value, what in ((start, "start"), (as_of, "as-of date")):
+        if value is not None:
+            parse_day(value, what)
+    spec = spec or load_spec()
+    sampler = sampler or spec.sampler
+    notify(Step("ingest", "ingesting ..."))
+    notify(ingest(data_dir, store_dir))
+    notify(Step("panel", "building the as-of panel ..."))
+    panel = load_panel(store_dir, as_of, start=start, spec=spec)
+    notify(overview(panel, store_dir, spec))
+    notify(plan_fit(panel, spec, sampler))
+    notify(Step("fit", "sampling ..."))
+    fitted = fit_and_save(
+        panel, spec, sampler=sampler, store_dir=store_dir, prior_draws=prior_draws
+    )
+    notify(fitted)
+    return _finish(fitted.tree, fitted.path, horizon, scenario, fitted.diagnostics, notify)

@@ -1,0 +1,282 @@
+"""The report's charts. Each is drawn on a ``matplotlib.figure.Figure`` made here
+(``style.new_figure``), never through pyplot: rendering a report neither opens, keeps nor
+switches anything in a notebook user's matplotlib session."""
+
+from __future__ import annotations
+
+import base64
+import io
+import textwrap
+from dataclasses import dataclass
+
+import arviz as az
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from nowcast.constants import MONTH
+from nowcast.intervals import percent
+from nowcast.report.published import OUTSIDE_POSTERIOR, OUTSIDE_PREDICTIVE, figure_status
+from nowcast.report.style import (
+    ALERT_COLOUR,
+    BAND_ALPHA,
+    DPI,
+    FORECAST_COLOUR,
+    HISTORY_MONTHS,
+    NOWCAST_COLOUR,
+    PAGE,
+    PREDICTIVE_PROB,
+    SHOWN_PROBS,
+    new_figure,
+    titled,
+)
+from nowcast.report.summaries import forecast_intervals, months_of, posterior_intervals
+from nowcast.report.tables import period
+
+# main parameters shown prior against posterior, in this order (those the run has)
+MAIN_PARAMS = [
+    "psi_before",
+    "psi_after",
+    "electricity_price_rub_per_kwh",
+    "overhead_pue",
+    "efficiency_2019_log_j_per_th",
+    "efficiency_decline_per_year",
+    "share_step_sd",
+    "estimate_log_sd",
+    "ruble_gamma",
+    "eo_k",
+    "ban_effect",
+    "alloc_logit_mean",
+]
+STATUS_COLOUR = {OUTSIDE_PREDICTIVE: ALERT_COLOUR, OUTSIDE_POSTERIOR: "#e69f00"}
+
+
+@dataclass
+class Chart:
+    """A rendered chart: title, PNG bytes for the HTML, caption."""
+
+    title: str
+    png: bytes
+    caption: str = ""
+
+    @property
+    def data_uri(self) -> str:
+        """The PNG as a ``data:`` URI, so the HTML needs no other file."""
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
+
+
+class ChartBook:
+    """Finishes charts the same way for both outputs: the caption is drawn into the figure
+    (so the PNG and the PDF page carry the same text), the figure is encoded as PNG and, when
+    a PDF is being written, added to it as a page."""
+
+    def __init__(self, simulated: bool, pdf: PdfPages | None = None) -> None:
+        self.simulated = simulated
+        self.pdf = pdf
+
+    def title(self, text: str) -> str:
+        """``text``, marked SIMULATED when the data are."""
+        return titled(text, self.simulated)
+
+    def add(self, fig: Figure, title: str, caption: str = "", top: float = 1.0) -> Chart:
+        """Lay out ``fig`` with ``caption`` under it; the finished chart."""
+        lines = textwrap.wrap(caption, 160)
+        height = fig.get_size_inches()[1]
+        bottom = (0.08 + 0.16 * len(lines)) / height if lines else 0.0
+        fig.tight_layout(rect=(0, bottom, 1, top))
+        for i, line in enumerate(reversed(lines)):
+            fig.text(
+                0.01, (0.04 + 0.16 * i) / height, line, fontsize=8, style="italic", va="bottom"
+            )
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=DPI)
+        if self.pdf is not None:
+            self.pdf.savefig(fig)
+        return Chart(title, buf.getvalue(), caption)
+
+
+def band_plot(ax: Axes, x: pd.DatetimeIndex, b: pd.DataFrame, colour: str, label: str) -> None:
+    """The median as a line, the 50/80/95% intervals (``interval_summary`` columns) as
+    shaded bands."""
+    for p in sorted(SHOWN_PROBS, reverse=True):
+        k = percent(p)
+        ax.fill_between(
+            x,
+            b[f"lower_{k}"],
+            b[f"upper_{k}"],
+            color=colour,
+            alpha=BAND_ALPHA[p],
+            linewidth=0,
+            label=f"{label} {k}%",
+        )
+    ax.plot(x, b["median"], color=colour, linewidth=1.4, label=f"{label} median")
+
+
+def inflow_chart(
+    book: ChartBook,
+    tree: xr.DataTree,
+    baseline: tuple[str, xr.Dataset] | None,
+    edge: pd.Timestamp | None,
+) -> Chart:
+    """The hidden inflow over every fitted month, the ragged edge marked, the first scenario's
+    forecast appended."""
+    now = posterior_intervals(tree, "hidden_inflow_usd")
+    fig = new_figure(PAGE[0], 5.2)
+    ax = fig.add_subplot()
+    band_plot(ax, months_of(now.index), now / 1e6, NOWCAST_COLOUR, "nowcast")
+    if baseline is not None:
+        name, ds = baseline
+        fb = forecast_intervals(ds, "hidden_inflow_usd")
+        band_plot(ax, months_of(fb.index), fb / 1e6, FORECAST_COLOUR, f"forecast ({name})")
+    if edge is not None:
+        ax.axvline(edge - pd.Timedelta(days=15), color="black", linestyle="--", linewidth=1)
+        ax.annotate(
+            f"ragged edge: no electricity or BoP figure from {edge:%Y-%m}",
+            xy=(edge - pd.Timedelta(days=15), 0.97),
+            xycoords=("data", "axes fraction"),
+            ha="right",
+            va="top",
+            fontsize=8,
+        )
+    title = book.title("Hidden mining inflow, USD million per month")
+    ax.set_title(title)
+    ax.set_ylabel("USD million")
+    ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize=7, ncol=2)
+    return book.add(
+        fig,
+        title,
+        "Posterior median with 50/80/95% bands; the first scenario's forecast (the baseline)"
+        " continues the series.",
+    )
+
+
+def fan_chart(book: ChartBook, tree: xr.DataTree, name: str, ds: xr.Dataset) -> Chart:
+    """One scenario: USD/RUB and the hidden inflow, recent history then the forecast."""
+    panel = tree["panel"].to_dataset()
+    now = posterior_intervals(tree, "hidden_inflow_usd").iloc[-HISTORY_MONTHS:]
+    hist = months_of(now.index)
+    fu = forecast_intervals(ds, "usd_rub")
+    fb = forecast_intervals(ds, "hidden_inflow_usd")
+    fm = months_of(fb.index)
+    fig = new_figure(PAGE[0], 4.6)
+    a1, a2 = fig.subplots(1, 2)
+    usd = panel["usd_rub_mean"].sel({MONTH: hist}).values
+    a1.plot(hist, usd, color="black", linewidth=1.3, label="observed monthly mean")
+    band_plot(a1, fm, fu, FORECAST_COLOUR, "forecast")
+    a1.set_title("USD/RUB, RUB per USD")
+    band_plot(a2, hist, now / 1e6, NOWCAST_COLOUR, "nowcast")
+    band_plot(a2, fm, fb / 1e6, FORECAST_COLOUR, "forecast")
+    a2.set_title("Hidden inflow, USD million per month")
+    a2.set_ylim(bottom=0)
+    for ax in (a1, a2):
+        ax.grid(alpha=0.3)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+    a1.legend(fontsize=7, loc="upper left")
+    title = book.title(
+        f"Forecast, scenario '{name}': h = 1..{len(fm)} months ahead of {hist[-1]:%Y-%m}"
+    )
+    fig.suptitle(title)
+    return book.add(
+        fig,
+        title,
+        f"50/80/95% bands. History: the last {HISTORY_MONTHS} fitted months (USD/RUB observed,"
+        " the inflow's posterior); then the forecast h months ahead.",
+    )
+
+
+def _density(ax: Axes, draws: np.ndarray, colour: str, label: str) -> None:
+    draws = draws[np.isfinite(draws)]
+    if draws.size == 0:
+        return
+    if np.ptp(draws) == 0:  # a fixed value has no density: mark where it is
+        ax.axvline(draws[0], color=colour, label=label)
+        return
+    grid, pdf, _ = az.kde(draws)
+    ax.fill_between(grid, pdf, alpha=0.25, linewidth=0, color=colour)
+    ax.plot(grid, pdf, color=colour, linewidth=1.4, label=label)
+
+
+def prior_posterior_chart(book: ChartBook, tree: xr.DataTree) -> Chart | None:
+    """Marginal densities of the main scalar parameters, prior draws against posterior draws.
+
+    arviz's ``plot_prior_posterior`` (arviz-plots) creates its own figure through
+    ``pyplot.subplots`` and cannot draw onto a given Figure, so the densities are drawn here:
+    arviz's KDE (with its boundary correction) of the ``prior`` and ``posterior`` groups.
+    """
+    if "prior" not in tree.children:
+        return None
+    prior, post = tree["prior"], tree["posterior"]
+    names = [v for v in MAIN_PARAMS if v in post and v in prior and post[v].ndim == 2]
+    if not names:
+        return None
+    ncol = 4
+    nrow = int(np.ceil(len(names) / ncol))
+    fig = new_figure(PAGE[0], 2.3 * nrow + 0.8)
+    axes = np.atleast_1d(fig.subplots(nrow, ncol, squeeze=False)).ravel()
+    for ax, v in zip(axes, names, strict=False):
+        _density(ax, prior[v].values.ravel(), "grey", "prior")
+        _density(ax, post[v].values.ravel(), NOWCAST_COLOUR, "posterior")
+        ax.set_title(v, fontsize=9)
+        ax.set_yticks([])
+        ax.tick_params(axis="x", labelsize=7)
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper right", ncols=2, fontsize=8)
+    title = book.title("Prior and posterior of the main parameters")
+    fig.suptitle(title, x=0.02, ha="left")
+    return book.add(
+        fig,
+        title,
+        "Marginal densities (kernel density estimates), prior draws against posterior draws.",
+        top=0.95,
+    )
+
+
+def published_chart(book: ChartBook, pub: pd.DataFrame) -> Chart | None:
+    """Each published figure and its intervals relative to the posterior median of the same
+    quantity, labelled with the quantity, period and publisher the DataFrame gives."""
+    if pub.empty:
+        return None
+    n = len(pub)
+    fig = new_figure(PAGE[0], 0.32 * n + 1.6)
+    ax = fig.add_subplot()
+    med = pub["posterior_median"].to_numpy(dtype=float)
+    y = np.arange(n)[::-1]
+    ax.hlines(y, pub["predictive_lower"] / med, pub["predictive_upper"] / med, color="0.75", lw=6)
+    ax.hlines(y, pub["lower"] / med, pub["upper"] / med, color=NOWCAST_COLOUR, lw=2.5)
+    status = [
+        figure_status(a, b) for a, b in zip(pub["outside"], pub["outside_predictive"], strict=True)
+    ]
+    colours = [STATUS_COLOUR.get(s, "black") for s in status]
+    ax.scatter(pub["value"] / med, y, color=colours, zorder=3, s=22)
+    ax.axvline(1.0, color="0.5", lw=0.8)
+    ax.set_xscale("log")
+    labels = [
+        f"{textwrap.shorten(r.quantity, 44, placeholder='...')}, {r.unit},"
+        f" {period(r.period_start, r.period_end)}"
+        f" ({textwrap.shorten(r.observer, 28, placeholder='...')})"
+        for r in pub.itertuples(index=False)
+    ]
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
+    ax.tick_params(axis="x", which="minor", labelsize=7)
+    ax.set_xlabel("published figure and intervals relative to the posterior median (log scale)")
+    title = book.title("Published figures against the posterior")
+    ax.set_title(title)
+    ax.grid(alpha=0.3, axis="x")
+    k = percent(PREDICTIVE_PROB)
+    return book.add(
+        fig,
+        title,
+        f"Dots: published figures (black: inside the posterior's {k}% interval of the same"
+        f" quantity, blue bar; orange: outside it but inside the {k}% predictive interval, grey"
+        " bar, which adds the estimates' shared error; red: outside both).",
+    )

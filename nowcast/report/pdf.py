@@ -1,0 +1,123 @@
+"""PDF pages for the report's texts and tables (charts are added by ``charts.ChartBook``),
+drawn with matplotlib's PDF backend on figures made without pyplot: no other dependency."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.figure import Figure
+
+from nowcast.report.style import ALERT_COLOUR, PAGE, SIMULATED_BANNER, new_figure, titled
+from nowcast.report.tables import Table
+
+LINES_PER_TEXT_PAGE = 38
+
+
+def page_header(fig: Figure, title: str, banner: bool) -> None:
+    """The page's title, under a red SIMULATED banner when the data are simulated."""
+    if banner:
+        fig.text(
+            0.5,
+            0.975,
+            SIMULATED_BANNER,
+            ha="center",
+            va="top",
+            fontsize=12,
+            weight="bold",
+            color="white",
+            bbox={"facecolor": ALERT_COLOUR, "edgecolor": "none", "pad": 4},
+        )
+    fig.text(0.06, 0.93, titled(title, banner), fontsize=14, weight="bold", va="top")
+
+
+def text_pages(
+    pdf: PdfPages, title: str, paragraphs: Sequence[str], banner: bool, width: int = 110
+) -> None:
+    """Paragraphs wrapped at ``width`` characters, over as many pages as they need."""
+    lines: list[str] = []
+    for p in paragraphs:
+        lines.extend(textwrap.wrap(p, width) or [""])
+        lines.append("")
+    for start in range(0, max(len(lines), 1), LINES_PER_TEXT_PAGE):
+        fig = new_figure(*PAGE)
+        page_header(fig, title, banner)
+        y = 0.86
+        for line in lines[start : start + LINES_PER_TEXT_PAGE]:
+            fig.text(0.06, y, line, fontsize=10, va="top")
+            y -= 0.021
+        pdf.savefig(fig)
+
+
+def _column_widths(table: Table, max_col: int) -> list[int]:
+    widths = []
+    for j in range(len(table.columns)):
+        cells = [table.columns[j], *[r[j] for r in table.rows]]
+        widths.append(max(min(max(len(c) for c in cells), max_col), 1))
+    return widths
+
+
+def table_pages(pdf: PdfPages, table: Table, banner: bool, max_col: int = 70) -> None:
+    """A table as monospaced text, long cells wrapped, over as many pages as it needs; the
+    font shrinks (down to 5.5 pt) for wide tables and grows (up to 9 pt) for narrow ones."""
+    ncol = len(table.columns)
+    widths = _column_widths(table, max_col)
+    usable_pt = 0.92 * PAGE[0] * 72
+
+    def chars(fs: float) -> int:  # monospace characters across the page at font size fs
+        return int(usable_pt / (0.6 * fs))
+
+    gap = 2 * (ncol - 1)
+    while sum(widths) + gap > chars(5.5) and max(widths) > 8:
+        widths[int(np.argmax(widths))] -= 1  # shrink the widest column until the table fits
+    total = sum(widths) + gap
+    fs = float(np.clip(usable_pt / (0.6 * total), 5.5, 9.0))
+    step = fs * 1.3 / (PAGE[1] * 72)  # line height as a fraction of the page
+
+    def wrap(row: list[str]) -> list[str]:
+        cols = [textwrap.wrap(c, w) or [""] for c, w in zip(row, widths, strict=True)]
+        height = max(len(c) for c in cols)
+        return [
+            "  ".join(
+                (c[i] if i < len(c) else "").ljust(w) for c, w in zip(cols, widths, strict=True)
+            ).rstrip()
+            for i in range(height)
+        ]
+
+    header = wrap(table.columns)
+    body = [(wrap(r), f) for r, f in zip(table.rows, table.flagged, strict=True)]
+    top, bottom = 0.885, 0.09
+    per_page = int((top - bottom) / step) - len(header) - 1
+    pages: list[list[tuple[list[str], bool]]] = [[]]
+    used = 0
+    for lines, flag in body:
+        if used + len(lines) > per_page and pages[-1]:
+            pages.append([])
+            used = 0
+        pages[-1].append((lines, flag))
+        used += len(lines)
+
+    def line(fig: Figure, y: float, text: str, **kw: Any) -> None:
+        fig.text(0.04, y, text, family="monospace", fontsize=fs, va="top", **kw)
+
+    for k, page in enumerate(pages):
+        fig = new_figure(*PAGE)
+        cont = f" (continued, {k + 1}/{len(pages)})" if len(pages) > 1 else ""
+        page_header(fig, table.title + cont, banner)
+        y = top
+        for text in header:
+            line(fig, y, text, weight="bold")
+            y -= step
+        line(fig, y, "-" * total)
+        y -= step
+        for lines, flag in page:
+            for text in lines:
+                line(fig, y, text, color=ALERT_COLOUR if flag else "black")
+                y -= step
+        if table.note and k == len(pages) - 1:
+            for i, text in enumerate(textwrap.wrap(table.note, 150)):
+                fig.text(0.04, 0.06 - i * 0.018, text, fontsize=8, style="italic")
+        pdf.savefig(fig)

@@ -1,0 +1,189 @@
+"""``render_report``: one fitted run and its forecasts as the HTML page, the PDF and the
+summaries. It reads the saved posterior only: nothing here fits, rebuilds or re-derives the
+model (the free variables come from the run's attributes)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+from matplotlib.backends.backend_pdf import PdfPages
+
+from nowcast import __version__
+from nowcast.errors import NowcastError
+from nowcast.files import write_atomic, write_text
+from nowcast.fit import Diagnostics, diagnose, free_variables
+from nowcast.identify import spec_of
+from nowcast.model.spec import ModelSpec
+from nowcast.report import charts, pdf, tables
+from nowcast.report.exports import write_forecasts, write_summary
+from nowcast.report.html import render_html
+from nowcast.report.published import published_figures
+from nowcast.report.style import PREDICTIVE_PROB, titled
+from nowcast.report.summaries import (
+    check_forecasts,
+    headline,
+    is_simulated,
+    metadata,
+    ordered,
+    ragged_edge_start,
+    summary_table,
+)
+from nowcast.report.text import (
+    diagnostics_verdict,
+    edge_text,
+    headline_text,
+    identification_text,
+)
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where ``render_report`` wrote its files."""
+
+    html: Path
+    pdf: Path
+    summary_csv: Path
+    summary_json: Path
+    forecast_csv: dict[str, Path] = field(default_factory=dict)
+
+
+def _spec(tree: xr.DataTree) -> ModelSpec:
+    try:
+        return spec_of(tree)
+    except KeyError:
+        raise NowcastError("the posterior has no spec_json attribute: it is not a run") from None
+    except ValueError as exc:  # pydantic's ValidationError: the spec format has changed
+        raise NowcastError(
+            f"the run's spec ({tree.attrs.get('model')}, {tree.attrs.get('spec_hash')}) does not"
+            f" validate with nowcast {__version__}: refit it ({str(exc).splitlines()[0]})"
+        ) from None
+
+
+def render_report(
+    tree: xr.DataTree,
+    forecasts: dict[str, xr.Dataset],
+    out_dir: Path,
+    *,
+    diagnostics: Diagnostics | None = None,
+    narrowing_table: pd.DataFrame | None = None,
+    sensitivity_table: pd.DataFrame | None = None,
+    ablation_table: pd.DataFrame | None = None,
+    declared_exports: pd.Series | None = None,
+) -> ReportPaths:
+    """Write the report of one fitted run into ``out_dir``: ``report.html`` (self-contained),
+    ``report.pdf`` (the same charts, tables and texts as PDF pages), ``summary.csv``,
+    ``summary.json`` and ``forecast_<scenario>.csv`` per scenario, each atomically.
+
+    ``forecasts`` maps a scenario name to what ``nowcast.forecast.forecast`` returned for this
+    run (the baseline is shown first). ``diagnostics`` default to ``nowcast.fit.diagnose`` on
+    the tree, over the free variables the fit recorded (every posterior variable for runs that
+    predate that record). ``declared_exports``: monthly goods exports, USD bn, indexed by
+    month; by default the panel's ``goods_exports_usd_bn``. The identification tables are shown
+    when given."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    forecasts = ordered(forecasts)
+    check_forecasts(tree, forecasts)
+    spec = _spec(tree)
+    simulated = is_simulated(tree) or any(
+        str(ds.attrs.get("data_kind", "real")) != "real" for ds in forecasts.values()
+    )
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    if diagnostics is None:
+        diagnostics = diagnose(tree, spec, free_variables(tree))
+
+    summary = summary_table(tree, forecasts)
+    head = headline(tree, declared_exports)
+    head_text = headline_text(head)
+    edge = ragged_edge_start(tree["panel"].to_dataset())
+    pub = published_figures(tree, PREDICTIVE_PROB)
+    ident = identification_text(tree, spec, narrowing_table, sensitivity_table, ablation_table)
+    verdict = diagnostics_verdict(diagnostics, spec)
+    short_verdict = diagnostics_verdict(diagnostics, spec, short=True)
+    edge_words = edge_text(edge)
+
+    def optional(df: pd.DataFrame | None, title: str) -> tables.Table | None:
+        return tables.frame_table(df, title) if df is not None else None
+
+    tabs = {
+        "intervals": tables.interval_table(summary),
+        "priors": tables.prior_table(tree, spec),
+        "published": tables.published_table(pub) if len(pub) else None,
+        "diagnostics": tables.diagnostics_table(diagnostics, spec),
+        "provenance": tables.provenance_table(tree, forecasts, created),
+        "narrowing": optional(
+            narrowing_table, "Narrowing: 1 - posterior variance / prior variance"
+        ),
+        "sensitivity": optional(
+            sensitivity_table, "Power-scaling sensitivity to the prior and each kind of evidence"
+        ),
+        "ablation": optional(
+            ablation_table, "Ablation: annual inflow's 90% interval (USD bn) by evidence used"
+        ),
+    }
+    made: dict[str, object] = {}
+
+    # The PDF is written page by page in reading order; the charts it draws are kept for the
+    # HTML page, so both carry the very same images.
+    def write_pdf(tmp: Path) -> None:
+        with PdfPages(tmp, metadata={"Title": "Hidden mining inflow nowcast"}) as doc:
+            book = charts.ChartBook(simulated, doc)
+            intro = [
+                *head_text,
+                f"Run: spec {spec.name} ({tree.attrs.get('spec_hash', '')}), data as of"
+                f" {tree.attrs.get('data_as_of', '')} ({tree.attrs.get('data_kind', '')}),"
+                f" fitted {tree.attrs.get('created_at', '')}; report created {created}.",
+                short_verdict,
+                edge_words,
+            ]
+            pdf.text_pages(doc, "Hidden mining inflow: headline", intro, simulated)
+            first = next(iter(forecasts.items()), None)
+            made["inflow"] = charts.inflow_chart(book, tree, first, edge)
+            made["fans"] = [charts.fan_chart(book, tree, n, ds) for n, ds in forecasts.items()]
+            pdf.table_pages(doc, tabs["intervals"], simulated)
+            made["prior_posterior"] = charts.prior_posterior_chart(book, tree)
+            pdf.table_pages(doc, tabs["priors"], simulated)
+            if ident:
+                pdf.text_pages(doc, "Identification", ident, simulated)
+            for k in ("narrowing", "sensitivity", "ablation"):
+                if tabs[k] is not None:
+                    pdf.table_pages(doc, tabs[k], simulated)
+            made["published"] = charts.published_chart(book, pub)
+            if tabs["published"] is not None:
+                pdf.table_pages(doc, tabs["published"], simulated)
+            pdf.text_pages(doc, "Diagnostics", [verdict], simulated)
+            pdf.table_pages(doc, tabs["diagnostics"], simulated)
+            pdf.table_pages(doc, tabs["provenance"], simulated)
+
+    pdf_path = write_atomic(out_dir / "report.pdf", write_pdf)
+    html = render_html(
+        simulated=simulated,
+        title=titled("Hidden mining inflow: nowcast report", simulated),
+        headline=head_text,
+        edge_text=edge_words,
+        charts=made,
+        tables=tabs,
+        identification=ident,
+        verdict=verdict,
+        short_verdict=short_verdict,
+        diagnostics_ok=diagnostics.ok,
+        created=created,
+        spec_name=spec.name,
+        attrs=metadata(tree),
+        scenarios=list(forecasts),
+    )
+    html_path = write_text(html, out_dir / "report.html")
+    csv_path, json_path = write_summary(
+        summary,
+        out_dir,
+        metadata={**metadata(tree), "report_created_at": created},
+        headline=head,
+        ragged_edge_start=edge,
+    )
+    return ReportPaths(
+        html_path, pdf_path, csv_path, json_path, write_forecasts(forecasts, out_dir)
+    )

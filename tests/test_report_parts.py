@@ -1,0 +1,185 @@
+"""The report's parts on their own: the published-figures labels, the table and chart being
+generic over kinds of evidence, charts drawn without pyplot, and an import that leaves a
+user's matplotlib backend alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.figure import Figure
+
+from nowcast.report import figure_status
+from nowcast.report.charts import Chart, ChartBook, published_chart
+from nowcast.report.published import (
+    COLUMNS,
+    INSIDE,
+    OUTSIDE_POSTERIOR,
+    OUTSIDE_PREDICTIVE,
+)
+from nowcast.report.tables import published_table
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class RecordingBook(ChartBook):
+    """A ChartBook that keeps each finished figure, so a test can look inside it."""
+
+    def __init__(self, simulated: bool = False) -> None:
+        super().__init__(simulated)
+        self.figures: list[Figure] = []
+
+    def add(self, fig: Figure, title: str, caption: str = "", top: float = 1.0) -> Chart:
+        self.figures.append(fig)
+        return super().add(fig, title, caption, top)
+
+
+@pytest.fixture
+def no_pyplot(monkeypatch):
+    """Any figure made through pyplot fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the report must not make figures through pyplot")
+
+    for name in ("figure", "subplots", "subplot_mosaic"):
+        monkeypatch.setattr(plt, name, refuse)
+    before = plt.get_fignums()
+    yield
+    assert plt.get_fignums() == before
+
+
+def _row(block: str, quantity: str, unit: str, value: float, **bounds: float) -> dict:
+    row = {
+        "block": block,
+        "quantity": quantity,
+        "unit": unit,
+        "region": "RU",
+        "observer": "A publisher",
+        "period_start": pd.Timestamp("2024-01-01"),
+        "period_end": pd.Timestamp("2024-12-31"),
+        "published": pd.Timestamp("2025-02-01"),
+        "value": value,
+        "posterior_median": 10.0,
+        "lower": 8.0,
+        "upper": 12.0,
+        "predictive_lower": 5.0,
+        "predictive_upper": 20.0,
+    }
+    row.update(bounds)
+    row["outside"] = not row["lower"] <= value <= row["upper"]
+    row["outside_predictive"] = not row["predictive_lower"] <= value <= row["predictive_upper"]
+    return row
+
+
+@pytest.fixture
+def figures() -> pd.DataFrame:
+    """One figure in each place, from kinds of evidence the report has never heard of."""
+    rows = [
+        _row("geothermal_mw", "Russia's geothermal mining load", "MW", 11.0),
+        _row("pool_share", "A pool's share of Russian hashrate", "%", 15.0),
+        _row("customs_btc", "BTC declared at customs", "BTC", 30.0),
+    ]
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+@pytest.mark.parametrize(
+    ("outside", "outside_predictive", "label"),
+    [
+        (False, False, "inside posterior"),
+        (True, False, "outside posterior, inside predictive"),
+        (True, True, "outside predictive"),
+    ],
+)
+def test_figure_status_labels(outside, outside_predictive, label):
+    assert figure_status(outside, outside_predictive) == label
+
+
+def test_published_table_labels_each_case(figures):
+    table = published_table(figures)
+    status = [r[table.columns.index("figure is")] for r in table.rows]
+    assert status == [INSIDE, OUTSIDE_POSTERIOR, OUTSIDE_PREDICTIVE]
+    # only a figure outside the predictive interval is a disagreement worth flagging
+    assert table.flagged == [False, False, True]
+    # labels and units come from the DataFrame, whatever the kind of evidence
+    quantities = [r[0] for r in table.rows]
+    assert quantities == [
+        "Russia's geothermal mining load, MW",
+        "A pool's share of Russian hashrate, %",
+        "BTC declared at customs, BTC",
+    ]
+    assert "OUTSIDE" not in " ".join(" ".join(r) for r in table.rows)
+
+
+def test_published_chart_is_generic_over_kinds(figures, no_pyplot):
+    book = RecordingBook(simulated=True)
+    chart = published_chart(book, figures)
+    assert chart is not None and chart.png.startswith(PNG_SIGNATURE)
+    assert chart.title.startswith("SIMULATED")
+    (fig,) = book.figures
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert any("Russia's geothermal mining load, MW" in t for t in labels)
+    assert any("BTC declared at customs, BTC" in t for t in labels)
+    # dot colours follow the three cases (rows are drawn top to bottom)
+    colours = ax.collections[-1].get_facecolors()
+    assert len({tuple(c) for c in colours}) == 3
+
+
+def test_published_chart_of_nothing_is_none():
+    assert published_chart(RecordingBook(), pd.DataFrame(columns=COLUMNS)) is None
+
+
+def test_import_leaves_the_backend_and_pyplot_alone():
+    """A notebook user's backend survives importing the report, the pipeline and the CLI, and
+    no pyplot figure appears."""
+    code = textwrap.dedent(
+        """
+        import matplotlib
+        matplotlib.use("svg")
+        import nowcast.report, nowcast.pipeline, nowcast.cli
+        import matplotlib.pyplot as plt
+        assert matplotlib.get_backend() == "svg", matplotlib.get_backend()
+        assert plt.get_fignums() == [], plt.get_fignums()
+        print("backend kept")
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "backend kept" in proc.stdout
+
+
+def test_prior_posterior_chart_draws_both_groups(tmp_path_factory, no_pyplot):
+    """Densities of the prior and posterior draws, one panel per main parameter, drawn on the
+    report's own figure (arviz-plots' ``plot_prior_posterior`` would go through pyplot)."""
+    from test_report import fitted_run
+
+    from nowcast.fit import load_run
+    from nowcast.report.charts import MAIN_PARAMS, prior_posterior_chart
+
+    tree = load_run(fitted_run(tmp_path_factory))
+    book = RecordingBook(simulated=True)
+    chart = prior_posterior_chart(book, tree)
+    assert chart is not None and chart.png.startswith(PNG_SIGNATURE)
+    assert chart.title.startswith("SIMULATED")
+    (fig,) = book.figures
+    panels = [ax for ax in fig.axes if ax.get_visible()]
+    names = [v for v in MAIN_PARAMS if v in tree["posterior"] and v in tree["prior"]]
+    assert [ax.get_title() for ax in panels] == names
+    for ax, v in zip(panels, names, strict=True):
+        lines = {line.get_label(): line for line in ax.get_lines()}
+        assert set(lines) == {"prior", "posterior"}, v
+        for group, line in (("prior", lines["prior"]), ("posterior", lines["posterior"])):
+            draws = tree[group][v].values.ravel()
+            x = line.get_xdata()
+            # the density spans the draws' bulk and integrates to about one
+            assert x.min() <= np.quantile(draws, 0.05) and x.max() >= np.quantile(draws, 0.95)
+            assert np.trapezoid(line.get_ydata(), x) == pytest.approx(1.0, abs=0.05), (v, group)
