@@ -216,6 +216,7 @@ def evidence_edge(panel: xr.Dataset, spec: ModelSpec | None = None) -> pd.DataFr
     short of the panel's last month that is), plus the drivers, which the model treats as
     known and which therefore reach the last month."""
     from nowcast.model.data import prepare
+    from nowcast.model.evidence import REGISTRY
 
     spec = spec or load_spec()
     data = prepare(panel, spec)
@@ -231,7 +232,7 @@ def evidence_edge(panel: xr.Dataset, spec: ModelSpec | None = None) -> pd.DataFr
         if not block.n:
             continue
         last = pd.Timestamp(block.labels["period_end"].max()).to_period("M").to_timestamp()
-        rows.append({"evidence": name.replace("_", " "), "figures": block.n, "last_month": last})
+        rows.append({"evidence": REGISTRY[name].label, "figures": block.n, "last_month": last})
     out = pd.DataFrame(rows)
     months = pd.PeriodIndex(out["last_month"], freq="M")
     out["months_behind"] = [max((end.to_period("M") - m).n, 0) for m in months]

@@ -12,12 +12,9 @@ import pandas as pd
 import xarray as xr
 from matplotlib.backends.backend_pdf import PdfPages
 
-from nowcast import __version__
-from nowcast.errors import NowcastError
 from nowcast.files import write_atomic, write_text
 from nowcast.fit import Diagnostics, diagnose, free_variables
-from nowcast.identify import spec_of
-from nowcast.model.spec import ModelSpec
+from nowcast.model.spec import ModelSpec, spec_of
 from nowcast.report import charts, pdf, tables
 from nowcast.report.exports import write_forecasts, write_summary
 from nowcast.report.html import render_html
@@ -52,15 +49,7 @@ class ReportPaths:
 
 
 def _spec(tree: xr.DataTree) -> ModelSpec:
-    try:
-        return spec_of(tree)
-    except KeyError:
-        raise NowcastError("the posterior has no spec_json attribute: it is not a run") from None
-    except ValueError as exc:  # pydantic's ValidationError: the spec format has changed
-        raise NowcastError(
-            f"the run's spec ({tree.attrs.get('model')}, {tree.attrs.get('spec_hash')}) does not"
-            f" validate with nowcast {__version__}: refit it ({str(exc).splitlines()[0]})"
-        ) from None
+    return spec_of(tree)  # a NowcastError naming the run's spec when it cannot be read
 
 
 def render_report(
