@@ -32,7 +32,7 @@ from nowcast.files import write_atomic, write_csv
 from nowcast.intervals import interval_summary
 from nowcast.model.build import build_model
 from nowcast.model.data import ModelData, prepare
-from nowcast.model.evidence import EVIDENCE_GROUP, evidence_dataset
+from nowcast.model.published import EVIDENCE_GROUP, evidence_dataset
 from nowcast.model.spec import ModelSpec, Sampler
 
 # Forward passes (derived quantities, prior draws) run once per call: PyTensor's default

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import xarray as xr
 
-from nowcast.model import evidence
+from nowcast.model import published as run_evidence
 
 COLUMNS = [
     "block",
@@ -55,4 +55,4 @@ def published_figures(tree: xr.DataTree, prob: float = 0.9, seed: int = 0) -> pd
     Read from the saved run through the evidence registry
     (``nowcast.model.evidence.published_figures``): the model's own ``predicted_<kind>`` draws,
     never a second copy of its equations."""
-    return evidence.published_figures(tree, prob=prob, seed=seed).reindex(columns=COLUMNS)
+    return run_evidence.published_figures(tree, prob=prob, seed=seed).reindex(columns=COLUMNS)

@@ -13,6 +13,7 @@ from nowcast.fit import fit
 from nowcast.identify import add_log_densities, evidence_terms, narrowing, sensitivity
 from nowcast.model import evidence as ev
 from nowcast.model.data import prepare
+from nowcast.model.published import published_figures
 from nowcast.model.spec import ModelSpec, Sampler, load_spec
 from nowcast.panel import build_panel
 from nowcast.store import Store
@@ -94,7 +95,7 @@ def test_a_new_kind_of_evidence_reaches_fit_identification_and_report(toy_fit):
     assert TOY in sens.columns
     assert "toy_log_sd" in set(narrowing(tree).variable)
     # the report's published figures: the toy figures against their posterior
-    pub = ev.published_figures(tree)
+    pub = published_figures(tree)
     toy = pub[pub.block == TOY]
     assert list(toy.value) == [6.5, 3.9]
     assert set(toy.quantity) == {"waste heat sold by miners (toy)"}
