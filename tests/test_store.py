@@ -88,22 +88,21 @@ def test_failed_validation_stores_nothing(store, tmp_path, data_dir):
 def test_failure_during_write_rolls_back(store, data_dir, monkeypatch):
     store.ingest(data_dir / FX, "cbr_usd_rub")
     before = store.snapshot()
-    real = store.con
+    published = store.path.read_bytes()
 
-    class FailingLog:
-        def __getattr__(self, name):
-            return getattr(real, name)
+    def disk_full(self, values):
+        raise RuntimeError("disk full")
 
-        def execute(self, query, *args):
-            if query.startswith("INSERT INTO ingests"):
-                raise RuntimeError("disk full")
-            return real.execute(query, *args)
-
-    monkeypatch.setattr(store, "con", FailingLog())
+    # fails after the observations went into the private copy, before the log row
+    monkeypatch.setattr(Store, "_log_ingest", disk_full)
     with pytest.raises(RuntimeError, match="disk full"):
         store.ingest(data_dir / "coinmetrics_btc_daily.csv", "coinmetrics")
-    monkeypatch.setattr(store, "con", real)
+    monkeypatch.undo()
+    assert store.path.read_bytes() == published
     pd.testing.assert_frame_equal(store.snapshot(), before)
+    assert sorted(p.name for p in store.directory.iterdir()) == ["nowcast.duckdb", "nowcast.lock"]
+    # and the store still takes the file
+    assert store.ingest(data_dir / "coinmetrics_btc_daily.csv", "coinmetrics").rows_added > 0
 
 
 def test_real_and_simulated_never_mix(store, tmp_path, data_dir):
