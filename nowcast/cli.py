@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Annotated
 
-import click
 import pandas as pd
 import typer
 from rich.console import Console
@@ -24,7 +23,7 @@ class _Commands(TyperGroup):
     command raised it: ``NowcastError`` (files, store, specs, runs) and ``OSError`` (the
     environment: a folder where a file was expected, permissions, a full disk)."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: typer.Context) -> object:
         try:
             return super().invoke(ctx)
         except (NowcastError, OSError) as exc:

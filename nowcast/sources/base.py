@@ -231,7 +231,7 @@ def _records(path: Path, text: str, sep: str, skip_blank: bool) -> list[tuple[in
     try:
         for cells in reader:
             first, last = last + 1, reader.line_num
-            if skip_blank and all(not c.strip() for c in cells) and len(cells) <= 1:
+            if skip_blank and len(cells) <= 1 and not (cells and cells[0].strip()):
                 continue
             records.append((first, cells))
     except csv.Error as exc:
