@@ -216,8 +216,21 @@ def decode_text(path: Path, raw: bytes, encoding: str = "utf-8") -> str:
             f"NUL byte in the text: expected {encoding} text (is the file UTF-16 or binary?)",
             line=line,
         )
-    return text.removeprefix("\ufeff")
+    text = text.removeprefix("\ufeff")
+    # A byte-order mark or a control character inside the text would end up in a name or a
+    # value unseen (two files joined, a line pasted from another encoding): refuse it.
+    odd = _INVISIBLE.search(text)
+    if odd:
+        raise SourceError(
+            path,
+            f"invisible character U+{ord(odd.group()):04X} in the text: expected plain"
+            f" {encoding} text (were two files joined, or a line pasted from another file?)",
+            line=text[: odd.start()].count("\n") + 1,
+        )
+    return text
 
+
+_INVISIBLE = re.compile("[\ufeff\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # Separators users' spreadsheets write instead of commas, with their names for messages.
 _OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}

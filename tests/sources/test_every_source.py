@@ -184,6 +184,10 @@ def test_other_encodings_are_refused(name, tmp_path):
     mixed = "".join(lines[:3]).encode() + lines[3].encode("utf-16-le") + "".join(lines[4:]).encode()
     exc = _refused(sample.source, _write(tmp_path, sample.name, mixed), line=4)
     assert "NUL byte" in str(exc)
+    # one line saved as UTF-8 with a byte-order mark: the mark would start a name or a date
+    mixed = "".join(lines[:3]).encode() + lines[3].encode("utf-8-sig") + "".join(lines[4:]).encode()
+    exc = _refused(sample.source, _write(tmp_path, sample.name, mixed), line=4)
+    assert "invisible character U+FEFF" in str(exc)
 
 
 @pytest.mark.parametrize("name", NAMES)
