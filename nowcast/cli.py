@@ -132,7 +132,10 @@ def ingest(
     ] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Validate one file and add its figures to the vintage store (all or nothing)."""
+    """Validate one file and add its figures to the vintage store (all or nothing).
+
+    Figures dated after today (UTC, or $NOWCAST_TODAY) are refused. While another process
+    writes to the store this one waits for it, up to $NOWCAST_LOCK_TIMEOUT seconds (300)."""
     from nowcast.sources import get_source
     from nowcast.store import Store
 
