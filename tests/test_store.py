@@ -123,3 +123,57 @@ def test_read_only_store_must_exist(tmp_path):
 
     with pytest.raises(StoreError, match="no store"):
         Store(tmp_path / "nothing", read_only=True)
+
+
+def test_file_changing_while_read_is_refused(store, tmp_path, data_dir, monkeypatch):
+    """A download still being written: the figures read might belong to no whole file."""
+    import nowcast.store as store_module
+
+    path = write_variant(tmp_path, FX, "\n".join(_fx_lines(data_dir)) + "\n")
+    real = store_module.get_source("cbr_usd_rub")
+
+    class Growing:
+        published_in_file = real.published_in_file
+
+        def load(self, *args, **kwargs):
+            obs = real.load(*args, **kwargs)
+            with path.open("a") as f:
+                f.write("2014-02-09,35.0000\n")
+            return obs
+
+    monkeypatch.setattr(store_module, "get_source", lambda name: Growing())
+    with pytest.raises(SourceError, match=r"usd_rub_cbr_daily\.csv: the file changed while it"):
+        store.ingest(path, "cbr_usd_rub")
+    assert not store.path.exists()
+
+
+def test_write_ahead_log_left_by_an_in_place_writer_is_kept(tmp_path, data_dir):
+    """A writer that worked on the file in place (an older nowcast, a DuckDB shell) and was
+    killed leaves committed rows in nowcast.duckdb.wal: readers see them, the next write keeps
+    them."""
+    import subprocess
+    import sys
+
+    directory = tmp_path / "store"
+    with Store(directory) as st:
+        st.ingest(data_dir / FX, "cbr_usd_rub")
+        n = len(st.snapshot())
+    db = directory / "nowcast.duckdb"
+    killed = (
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute(\"INSERT INTO observations SELECT * REPLACE ('wal' AS note)"
+        " FROM observations WHERE period_start = DATE '2014-01-01'\")\n"
+        "os._exit(0)  # killed: no checkpoint\n"
+    )
+    subprocess.run([sys.executable, "-c", killed, str(db)], check=True)
+    assert (directory / "nowcast.duckdb.wal").exists()
+    with Store(directory, read_only=True) as st:
+        assert len(st.snapshot()) == n + 1
+    with Store(directory) as st:
+        st.ingest(data_dir / "brent_monthly_eia.csv", "eia_brent_monthly")
+    assert not (directory / "nowcast.duckdb.wal").exists()
+    with Store(directory, read_only=True) as st:
+        snap = st.snapshot()
+    assert len(snap) == n + 1 + 132
+    assert (snap["note"] == "wal").sum() == 1
