@@ -29,7 +29,7 @@ _COMMON = {
     "database": None,  # no .hypothesis folder in the work tree
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
-settings.register_profile("ci", max_examples=12, derandomize=True, **_COMMON)
+settings.register_profile("ci", max_examples=10, derandomize=True, **_COMMON)
 settings.register_profile("long", max_examples=400, print_blob=True, **_COMMON)
 DEFAULT_PROFILE = os.environ.get(PROFILE_ENV, "ci")
 
