@@ -19,8 +19,9 @@ Parsing reads every column as text first and converts with helpers that report t
 cell by file line (the header is line 1), so errors name the file, line and field.
 
 Hostile input is refused before anything is stored: a row with more or fewer cells than the
-header, a file cut off mid-row (no final newline), a column named twice, NUL bytes, another
-separator than the comma, dates nowcast cannot hold, and figures dated after the ingest day
+header, a file cut off mid-row (no final newline), a column named twice, NUL bytes and other
+invisible characters, another separator than the comma, dates nowcast cannot hold, and figures
+dated after the ingest day
 (``Source.load`` checks each figure's period and publication date against ``today``).
 """
 
