@@ -117,11 +117,22 @@ def _release(holder: Output) -> None:
     assert holder.proc.wait(timeout=WAIT_S) == 0
 
 
-def test_second_writer_waits_and_readers_do_not(held_store, data_dir):
+def test_second_writer_waits_or_gives_up_and_readers_do_not(held_store, data_dir):
+    """While one process holds the writer lock: a writer with a short timeout gives up plainly,
+    a reader answers at once (on main: DuckDB's lock traceback for both), and a patient writer
+    says whom it waits for and lands once the lock is released."""
     store, holder = held_store
-    writer = _start([*CLI, "ingest", data_dir / BRENT, "--source", "eia_brent_daily", "--store",
-                     store])  # fmt: skip
-    # a reader answers at once while the lock is held (on main: DuckDB's lock traceback)
+    before = (store / "nowcast.duckdb").read_bytes()
+    ingest = [*CLI, "ingest", data_dir / BRENT, "--source", "eia_brent_daily", "--store", store]
+    impatient = _start(ingest, env=_env(**{LOCK_TIMEOUT_ENV: "1"}))
+    out = impatient.finish()
+    assert impatient.proc.returncode == 2, out
+    assert "Traceback" not in out
+    assert f"error: the store in {store} is being written by pid {holder.proc.pid}" in out
+    assert "gave up waiting after 1 s" in out and LOCK_TIMEOUT_ENV in out
+    assert (store / "nowcast.duckdb").read_bytes() == before
+
+    writer = _start(ingest)
     reader = subprocess.run(
         [*CLI, "data", "--store", str(store)], capture_output=True, text=True, env=_env()
     )
@@ -138,22 +149,6 @@ def test_second_writer_waits_and_readers_do_not(held_store, data_dir):
     assert "2793 figures read, 2793 new (real)" in out
     with Store(store, read_only=True) as st:
         assert set(st.summary()["series"]) == {"usd_rub_rub_per_usd", "brent_usd_per_bbl"}
-
-
-def test_writer_gives_up_after_the_timeout(held_store, data_dir):
-    store, holder = held_store
-    before = (store / "nowcast.duckdb").read_bytes()
-    writer = _start(
-        [*CLI, "ingest", data_dir / BRENT, "--source", "eia_brent_daily", "--store", store],
-        env=_env(**{LOCK_TIMEOUT_ENV: "1"}),
-    )
-    out = writer.finish()
-    assert writer.proc.returncode == 2, out
-    assert "Traceback" not in out
-    assert f"error: the store in {store} is being written by pid {holder.proc.pid}" in out
-    assert "gave up waiting after 1 s" in out and LOCK_TIMEOUT_ENV in out
-    _release(holder)
-    assert (store / "nowcast.duckdb").read_bytes() == before
 
 
 def test_two_ingests_at_once_into_a_new_store(tmp_path, data_dir):
