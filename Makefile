@@ -27,6 +27,9 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# Slow tests: calibration runs, the long profile of the property-based source mutation tests
+# (tests/sources/test_mutations.py; NOWCAST_HYPOTHESIS_PROFILE=long also runs it in place of the
+# short one) and many kills of a process writing to the store.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m slow -o addopts=''
 

@@ -10,14 +10,30 @@ from typing import TYPE_CHECKING, Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from nowcast.errors import NowcastError
 
 if TYPE_CHECKING:  # the pipeline is imported when a command runs: `nowcast --help` stays fast
     from nowcast.pipeline import DataOverview, FitPlan, FittedRun, RunResult
 
+
+class _Commands(TyperGroup):
+    """Every user error ends in a plain message and exit code 2, never a traceback, whichever
+    command raised it: ``NowcastError`` (files, store, specs, runs) and ``OSError`` (the
+    environment: a folder where a file was expected, permissions, a full disk)."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (NowcastError, OSError) as exc:
+            _fail(exc)
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Bayesian nowcasts of Russia's hidden crypto-mining export inflow.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -38,8 +54,19 @@ AsOfOpt = Annotated[
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[bold red]error:[/] {exc}")
+    """Print ``exc`` as a plain error (its text is not markup) and exit with code 2."""
+    if isinstance(exc, OSError) and not isinstance(exc, NowcastError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        text = f"{where}{exc.strerror or exc}"
+    else:
+        text = str(exc)
+    console.print(f"[bold red]error:[/] {escape(text)}")
     raise typer.Exit(code=2)
+
+
+def _waiting(message: str) -> None:
+    """What a writer waits for (another process writing to the store)."""
+    console.print(f"[yellow]{escape(message)}[/]")
 
 
 def _table(df: pd.DataFrame, title: str) -> Table:
@@ -99,13 +126,16 @@ def ingest(
     ] = None,
     store: StoreOpt = None,
 ) -> None:
-    """Validate one file and add its figures to the vintage store (all or nothing)."""
+    """Validate one file and add its figures to the vintage store (all or nothing).
+
+    Figures dated after today (UTC, or $NOWCAST_TODAY) are refused. While another process
+    writes to the store this one waits for it, up to $NOWCAST_LOCK_TIMEOUT seconds (300)."""
     from nowcast.sources import get_source
     from nowcast.store import Store
 
     try:
-        get_source(source)  # before the store folder is created
-        with Store(store) as st:
+        get_source(source)  # before the store is opened
+        with Store(store, on_wait=_waiting) as st:
             res = st.ingest(file, source, published=published, simulated=simulated)
     except (NowcastError, KeyError) as exc:
         _fail(exc)
@@ -165,7 +195,7 @@ def _ingest_dir(data: Path | None, store: Path | None) -> Path:
     data_dir = data or bundled_data_dir()
     t0 = time.perf_counter()
     try:
-        with Store(store) as st:
+        with Store(store, on_wait=_waiting) as st:
             results = ingest_dir(st, data_dir)
             path = st.path
     except (NowcastError, KeyError) as exc:

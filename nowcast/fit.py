@@ -287,7 +287,12 @@ def load_run(path: str | Path, spec: ModelSpec | None = None) -> xr.DataTree:
         path = path / "posterior.nc"
     if not path.exists():
         raise NowcastError(f"{path}: no posterior file")
-    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except (OSError, ValueError) as exc:  # truncated or damaged by a killed or full-disk save
+        raise NowcastError(
+            f"{path}: cannot read the posterior ({exc}): refit with `nowcast fit`"
+        ) from None
     if spec is not None and tree.attrs.get("spec_hash") != spec.spec_hash():
         raise NowcastError(
             f"{path} was fitted with spec {tree.attrs.get('model')}"

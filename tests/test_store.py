@@ -88,22 +88,21 @@ def test_failed_validation_stores_nothing(store, tmp_path, data_dir):
 def test_failure_during_write_rolls_back(store, data_dir, monkeypatch):
     store.ingest(data_dir / FX, "cbr_usd_rub")
     before = store.snapshot()
-    real = store.con
+    published = store.path.read_bytes()
 
-    class FailingLog:
-        def __getattr__(self, name):
-            return getattr(real, name)
+    def disk_full(self, values):
+        raise RuntimeError("disk full")
 
-        def execute(self, query, *args):
-            if query.startswith("INSERT INTO ingests"):
-                raise RuntimeError("disk full")
-            return real.execute(query, *args)
-
-    monkeypatch.setattr(store, "con", FailingLog())
+    # fails after the observations went into the private copy, before the log row
+    monkeypatch.setattr(Store, "_log_ingest", disk_full)
     with pytest.raises(RuntimeError, match="disk full"):
         store.ingest(data_dir / "coinmetrics_btc_daily.csv", "coinmetrics")
-    monkeypatch.setattr(store, "con", real)
+    monkeypatch.undo()
+    assert store.path.read_bytes() == published
     pd.testing.assert_frame_equal(store.snapshot(), before)
+    assert sorted(p.name for p in store.directory.iterdir()) == ["nowcast.duckdb", "nowcast.lock"]
+    # and the store still takes the file
+    assert store.ingest(data_dir / "coinmetrics_btc_daily.csv", "coinmetrics").rows_added > 0
 
 
 def test_real_and_simulated_never_mix(store, tmp_path, data_dir):
@@ -124,3 +123,57 @@ def test_read_only_store_must_exist(tmp_path):
 
     with pytest.raises(StoreError, match="no store"):
         Store(tmp_path / "nothing", read_only=True)
+
+
+def test_file_changing_while_read_is_refused(store, tmp_path, data_dir, monkeypatch):
+    """A download still being written: the figures read might belong to no whole file."""
+    import nowcast.store as store_module
+
+    path = write_variant(tmp_path, FX, "\n".join(_fx_lines(data_dir)) + "\n")
+    real = store_module.get_source("cbr_usd_rub")
+
+    class Growing:
+        published_in_file = real.published_in_file
+
+        def load(self, *args, **kwargs):
+            obs = real.load(*args, **kwargs)
+            with path.open("a") as f:
+                f.write("2014-02-09,35.0000\n")
+            return obs
+
+    monkeypatch.setattr(store_module, "get_source", lambda name: Growing())
+    with pytest.raises(SourceError, match=r"usd_rub_cbr_daily\.csv: the file changed while it"):
+        store.ingest(path, "cbr_usd_rub")
+    assert not store.path.exists()
+
+
+def test_write_ahead_log_left_by_an_in_place_writer_is_kept(tmp_path, data_dir):
+    """A writer that worked on the file in place (an older nowcast, a DuckDB shell) and was
+    killed leaves committed rows in nowcast.duckdb.wal: readers see them, the next write keeps
+    them."""
+    import subprocess
+    import sys
+
+    directory = tmp_path / "store"
+    with Store(directory) as st:
+        st.ingest(data_dir / FX, "cbr_usd_rub")
+        n = len(st.snapshot())
+    db = directory / "nowcast.duckdb"
+    killed = (
+        "import duckdb, os, sys\n"
+        "con = duckdb.connect(sys.argv[1])\n"
+        "con.execute(\"INSERT INTO observations SELECT * REPLACE ('wal' AS note)"
+        " FROM observations WHERE period_start = DATE '2014-01-01'\")\n"
+        "os._exit(0)  # killed: no checkpoint\n"
+    )
+    subprocess.run([sys.executable, "-c", killed, str(db)], check=True)
+    assert (directory / "nowcast.duckdb.wal").exists()
+    with Store(directory, read_only=True) as st:
+        assert len(st.snapshot()) == n + 1
+    with Store(directory) as st:
+        st.ingest(data_dir / "brent_monthly_eia.csv", "eia_brent_monthly")
+    assert not (directory / "nowcast.duckdb.wal").exists()
+    with Store(directory, read_only=True) as st:
+        snap = st.snapshot()
+    assert len(snap) == n + 1 + 132
+    assert (snap["note"] == "wal").sum() == 1

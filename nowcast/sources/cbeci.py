@@ -14,7 +14,8 @@ Regions: Russia is ``RU``; other countries get their ISO 3166-1 alpha-2 code (``
 Publication: the map was updated in batches a few months after the fact (the October 2021
 update covered data to the end of August 2021; the one covering September 2021 to January 2022
 came in 2022, and it was the last). The rule here is a fixed lag of month end + 90 days; the
-first months of a batch appeared later than that.
+first months of a batch appeared later than that. A month that ended less than 90 days before
+the ingest day is refused (no partial months).
 
 Licence: none stated; CCAF asks for attribution ("Cambridge Centre for Alternative Finance").
 """
@@ -30,11 +31,12 @@ from nowcast.errors import SourceError
 from nowcast.regions import Region, region_code, register
 from nowcast.sources.base import (
     LINE,
-    OBSERVATION_COLUMNS,
     Source,
     check_unique,
+    fail_first_row,
     lag,
     month_end,
+    observation_columns,
     read_table,
     to_date,
     to_number,
@@ -123,6 +125,10 @@ def parse(path: Path) -> pd.DataFrame:
             field=COUNTRY,
         )
     pct = to_number(path, raw, SHARE, strip="%")
+    # checked in percent, as the file states it, before conversion to a fraction
+    fail_first_row(
+        path, raw, (pct < 0) | (pct > 100), SHARE, "expected a share from 0% to 100%, got {value!r}"
+    )
     tidy = pd.DataFrame(
         {
             "period_start": day,
@@ -135,7 +141,8 @@ def parse(path: Path) -> pd.DataFrame:
         }
     )
     check_unique(path, tidy, ["period_start", "region"], "month and country")
-    tidy = validate(path, tidy, TIDY)
+    fields = {"period_start": DATE, "hashrate_share": SHARE, "hashrate_eh_s": ABSOLUTE}
+    tidy = validate(path, tidy, TIDY, fields=fields)
     _check_month_sums(path, tidy, pct)
     return tidy
 
@@ -158,10 +165,12 @@ def observe(tidy: pd.DataFrame) -> pd.DataFrame:
                     "published": lag(tidy["period_end"], PUBLICATION_LAG_DAYS).to_numpy(),
                     "observer": OBSERVER,
                     "note": flagged.map({True: FLAGGED_NOTE, False: ""}).to_numpy(),
+                    LINE: tidy[LINE].to_numpy(),
                 }
             )
         )
-    return pd.concat(parts, ignore_index=True)[OBSERVATION_COLUMNS]
+    obs = pd.concat(parts, ignore_index=True)
+    return obs[observation_columns(obs)]
 
 
 SOURCE = Source(
@@ -180,5 +189,6 @@ SOURCE = Source(
     ),
     parse=parse,
     observe=observe,
+    period_fields=(DATE, DATE),
     url="https://ccaf.io/cbnsi/cbeci/mining_map",
 )

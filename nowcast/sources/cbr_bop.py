@@ -14,6 +14,11 @@ so the store sees vintages of one series. Sign convention (BPM6, Bank of Russia)
 CA + KA - FA - change in reserves + E&O = 0, FA = net acquisition of assets - net incurrence of
 liabilities (net lending), reserve asset change positive for an increase.
 
+Dates: the quarterly and monthly files are dated by lag rules (quarter end + 100 days, month end
++ 45 days), so a period that has not ended long enough before the ingest day is refused (no
+partial periods). The releases table states each figure's publication date, which must be after
+its period and not after the ingest day.
+
 Licence: Bank of Russia data; reuse with a reference to the source.
 """
 
@@ -29,8 +34,9 @@ import pandera.pandas as pa
 from nowcast.constants import RUSSIA
 from nowcast.errors import SourceError
 from nowcast.sources.base import (
+    EARLIEST_DATE,
+    LATEST_DATE,
     LINE,
-    OBSERVATION_COLUMNS,
     Source,
     check_period_order,
     check_unique,
@@ -38,6 +44,7 @@ from nowcast.sources.base import (
     melt_wide,
     month_end,
     month_start,
+    observation_columns,
     read_table,
     to_date,
     to_number,
@@ -235,7 +242,8 @@ def parse_quarterly(path: Path) -> pd.DataFrame:
         usd_mn = to_number(path, raw, item, allow_missing=item in OPTIONAL_ITEMS)
         tidy[series_name(item)] = (usd_mn / 1000.0).round(8)
     check_unique(path, tidy, ["period_start"], "quarter")
-    tidy = validate(path, tidy, QUARTERLY_TIDY)
+    fields = {series_name(i): i for i in QUARTERLY_ITEMS} | {"period_start": "quarter_start"}
+    tidy = validate(path, tidy, QUARTERLY_TIDY, fields=fields)
     # two decimals in USD mn: each term is within 0.005 mn = 5e-6 bn
     _check_identities(path, tidy, QUARTERLY_IDENTITIES, 5e-6, "USD mn", 1000.0)
     return tidy
@@ -266,7 +274,8 @@ def parse_monthly(path: Path) -> pd.DataFrame:
     for item in MONTHLY_ITEMS:
         tidy[series_name(item)] = to_number(path, raw, item)
     check_unique(path, tidy, ["period_start"], "month")
-    tidy = validate(path, tidy, MONTHLY_TIDY)
+    fields = {series_name(i): i for i in MONTHLY_ITEMS} | {"period_start": "month"}
+    tidy = validate(path, tidy, MONTHLY_TIDY, fields=fields)
     # one decimal in USD bn: each term is within 0.05 bn
     _check_identities(path, tidy, IDENTITIES, 0.05, "USD bn", 1.0)
     return tidy
@@ -345,6 +354,15 @@ def _period_bounds(path: Path, raw: pd.DataFrame) -> tuple[list, list]:
                 "period",
                 f"expected a period like {example} for freq {freq}, got {text!r}",
             )
+        years = [int(part[:4]) for part in text.split("/")]
+        if not all(EARLIEST_DATE.year <= y <= LATEST_DATE.year for y in years):
+            _fail(
+                path,
+                row,
+                "period",
+                f"expected a year from {EARLIEST_DATE.year} to {LATEST_DATE.year} (the dates"
+                f" nowcast can hold), got {text!r}",
+            )
         if freq == "YTD":
             first, last = (pd.Period(p, freq="M") for p in text.split("/"))
             if last < first:
@@ -392,7 +410,7 @@ def parse_releases(path: Path) -> pd.DataFrame:
     """Long tidy table of release figures: period text and bounds, item and its series, value
     in USD bn (USD mn rows converted), the stated publication date, and a note with the source.
     One row per (period, freq, item, published)."""
-    raw = read_table(path, RELEASE_COLUMNS)
+    raw = read_table(path, RELEASE_COLUMNS, free_text=["note"])
     for col in ("period", "freq", "item", "unit", "source_url", "note"):
         raw[col] = raw[col].astype(str).str.strip()
     bad_item = ~raw["item"].str.fullmatch(ITEM.pattern)
@@ -450,7 +468,7 @@ def parse_releases(path: Path) -> pd.DataFrame:
     check_unique(
         path, tidy, ["series", "period_start", "period_end", "published"], "figure for a period"
     )
-    return validate(path, tidy, RELEASES_TIDY)
+    return validate(path, tidy, RELEASES_TIDY, fields={"value_usd_bn": "value", "series": "item"})
 
 
 def observe_releases(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -458,7 +476,7 @@ def observe_releases(tidy: pd.DataFrame) -> pd.DataFrame:
     obs = tidy.rename(columns={"value_usd_bn": "value"}).assign(
         region=RUSSIA, unit=UNIT, observer=OBSERVER
     )
-    return obs[OBSERVATION_COLUMNS].reset_index(drop=True)
+    return obs[observation_columns(obs)].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- sources
@@ -482,6 +500,7 @@ QUARTERLY = Source(
     ),
     parse=parse_quarterly,
     observe=observe_quarterly,
+    period_fields=("quarter_start", "quarter_start"),
     url=URL,
 )
 
@@ -500,6 +519,7 @@ MONTHLY = Source(
     ),
     parse=parse_monthly,
     observe=observe_monthly,
+    period_fields=("month", "month"),
     url=URL,
 )
 
@@ -520,6 +540,7 @@ RELEASES = Source(
     ),
     parse=parse_releases,
     observe=observe_releases,
+    period_fields=("period", "period"),
     url="https://www.cbr.ru/eng/statistics/macro_itm/external_sector/pb/",
     published_in_file=True,
 )

@@ -1,12 +1,15 @@
 """Bank of Russia official USD/RUB rate: the XML of its daily-rates dynamic service
 (``XML_dynamic.asp``, ``<ValCurs><Record Date="dd.mm.yyyy"><Nominal/><Value>92,5058</Value>``)
 or a CSV export (``date,usd_rub_cbr``). The file type is detected from its first character.
+
+Dates: a rate is set on the working day before it is in force, so a file may hold the rate
+for the day after the ingest day (never later); a rate for a day that has begun is final.
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
+from xml.parsers import expat
 
 import pandas as pd
 import pandera.pandas as pa
@@ -19,6 +22,7 @@ from nowcast.sources.base import (
     check_unique,
     lag,
     melt_wide,
+    read_input,
     read_table,
     to_date,
     to_number,
@@ -37,46 +41,83 @@ TIDY = pa.DataFrameSchema(
 )
 
 
-def _read_xml(path: Path) -> pd.DataFrame:
-    """XML records as a text table with file lines, like ``read_table`` gives for CSV."""
-    text = path.read_bytes()
+def _read_xml(path: Path, data: bytes) -> pd.DataFrame:
+    """XML records as a text table with the file line of each ``<Record>``, like
+    ``read_table`` gives for CSV. expat (not ElementTree) so that lines are file lines; it
+    honours the service's windows-1251 declaration."""
+    rows: list[dict[str, object]] = []
+    stack: list[str] = []
+    text: list[str] = []
+    parser = expat.ParserCreate()
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        if not stack and name != "ValCurs":
+            raise SourceError(
+                path,
+                f"expected root element <ValCurs>, got <{name}>",
+                line=parser.CurrentLineNumber,
+            )
+        stack.append(name)
+        if name == "Record":
+            rows.append(
+                {
+                    "Date": attrs.get("Date", ""),
+                    "Value": None,
+                    "Nominal": "1",
+                    LINE: parser.CurrentLineNumber,
+                }
+            )
+        text.clear()
+
+    def end(name: str) -> None:
+        stack.pop()
+        if stack and stack[-1] == "Record" and name in ("Value", "Nominal"):
+            rows[-1][name] = "".join(text)
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text.append
     try:
-        # The service declares windows-1251; ElementTree honours the declaration.
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise SourceError(path, f"malformed XML: {exc}", line=exc.position[0]) from None
-    if root.tag != "ValCurs":
-        raise SourceError(path, f"expected root element <ValCurs>, got <{root.tag}>", line=1)
-    rows = []
-    for n, rec in enumerate(root.iter("Record"), start=1):
-        value = rec.findtext("Value")
-        nominal = rec.findtext("Nominal") or "1"
-        if value is None:
-            raise SourceError(path, "expected a <Value> element", field=f"Record #{n}")
-        rows.append({"date": rec.get("Date", ""), "value": value, "nominal": nominal, LINE: n})
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        raise SourceError(
+            path, f"malformed XML: {expat.ErrorString(exc.code)}", line=exc.lineno
+        ) from None
     if not rows:
         raise SourceError(path, "no <Record> elements: expected one per rate date")
-    return pd.DataFrame(rows)
+    df = pd.DataFrame(rows)
+    missing = df["Value"].isna()
+    if missing.any():
+        raise SourceError(
+            path,
+            "the <Record> has no <Value> element: expected the rate",
+            line=int(df.loc[missing, LINE].iloc[0]),
+            field="Value",
+        )
+    return df
 
 
 def parse(path: Path) -> pd.DataFrame:
     """Daily tidy table of the official rate in RUB per 1 USD, by the date it is in force."""
-    if not path.exists():
-        raise SourceError(path, "file not found")
-    head = path.read_bytes()[:64].lstrip(b"\xef\xbb\xbf \r\n\t")
+    data = read_input(path)
+    head = data[:64].lstrip(b"\xef\xbb\xbf \r\n\t")
     if head.startswith(b"<"):
-        raw = _read_xml(path)
-        day = to_date(path, raw, "date", "%d.%m.%Y")
-        rate = to_number(path, raw, "value", decimal_comma=True)
-        nominal = to_number(path, raw, "nominal")
+        raw = _read_xml(path, data)
+        day = to_date(path, raw, "Date", "%d.%m.%Y")
+        rate = to_number(path, raw, "Value", decimal_comma=True)
+        nominal = to_number(path, raw, "Nominal")
         rate = rate / nominal
+        fields = {"period_start": "Date", SERIES: "Value"}
     else:
         raw = read_table(path, ["date", "usd_rub_cbr"])
         day = to_date(path, raw, "date")
         rate = to_number(path, raw, "usd_rub_cbr")
+        fields = {"period_start": "date", SERIES: "usd_rub_cbr"}
     tidy = pd.DataFrame({"period_start": day, "period_end": day, SERIES: rate, LINE: raw[LINE]})
     check_unique(path, tidy, ["period_start"], "date")
-    return validate(path, tidy, TIDY)
+    tidy = validate(path, tidy, TIDY, fields=fields)
+    tidy.attrs["period_fields"] = (fields["period_start"], fields["period_start"])
+    return tidy
 
 
 def observe(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -101,5 +142,9 @@ SOURCE = Source(
     published_rule="a rate in force from day D is set the working day before: published D - 1",
     parse=parse,
     observe=observe,
+    period_fields=("date", "date"),
+    # the rate in force on day D is set on the working day before: tomorrow's rate is known
+    partial_periods=True,
+    ahead_days=1,
     url="https://www.cbr.ru/scripts/XML_dynamic.asp?VAL_NM_RQ=R01235",
 )

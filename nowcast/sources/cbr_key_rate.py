@@ -1,6 +1,9 @@
 """Bank of Russia key rate, ``cbr_key_rate_daily.csv``: the rate in force on each working day
 (``date,key_rate_pct``), as served by the CBR DailyInfo web service (``KeyRateXML``).
 
+Dates: the rate in force on a day is announced before it, so the ingest day's own rate is
+accepted (a running day), a later day's is refused.
+
 Licence: Bank of Russia data; reuse with a reference to the source.
 """
 
@@ -49,7 +52,7 @@ def parse(path: Path) -> pd.DataFrame:
         }
     )
     check_unique(path, tidy, ["period_start"], "date")
-    return validate(path, tidy, TIDY)
+    return validate(path, tidy, TIDY, fields={"period_start": "date"})
 
 
 def observe(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -74,5 +77,8 @@ SOURCE = Source(
     published_rule="the rate in force on day D is announced before D takes effect: published = D",
     parse=parse,
     observe=observe,
+    period_fields=("date", "date"),
+    # the rate in force today was announced before today: a running day's rate is final
+    partial_periods=True,
     url="https://www.cbr.ru/eng/hd_base/KeyRate/",
 )

@@ -6,7 +6,10 @@
 - ``cbr_goods_exports_monthly_2013_2023.csv``: total goods exports 2013-05 to 2023-03, USD
   millions (``month,goods_exports_musd``; a later vintage: some 2017-2020 months are revised).
 
-Both are converted to USD bn. Licence: Bank of Russia data; reuse with a reference to the source.
+Both are converted to USD bn. Dates: month end + 45 days by rule, so a month that ended less than
+45 days before the ingest day is refused (no partial months).
+
+Licence: Bank of Russia data; reuse with a reference to the source.
 """
 
 from __future__ import annotations
@@ -135,7 +138,8 @@ def _parse_monthly(
     for src, dst in columns.items():
         tidy[dst] = (to_number(path, raw, src) / 1000.0).round(8)
     check_unique(path, tidy, ["period_start"], "month")
-    tidy = validate(path, tidy, schema)
+    fields = {dst: src for src, dst in columns.items()} | {"period_start": "month"}
+    tidy = validate(path, tidy, schema, fields=fields)
     _check_identities(path, tidy, identities)
     return tidy
 
@@ -185,6 +189,7 @@ TRADE = Source(
     published_rule=PUBLISHED_RULE,
     parse=parse_trade,
     observe=observe_trade,
+    period_fields=("month", "month"),
     url="https://www.cbr.ru/eng/statistics/macro_itm/svs/",
 )
 
@@ -198,6 +203,7 @@ EXPORTS = Source(
     published_rule=PUBLISHED_RULE,
     parse=parse_exports,
     observe=observe_exports,
+    period_fields=("month", "month"),
     url="https://www.cbr.ru/eng/statistics/macro_itm/svs/",
 )
 

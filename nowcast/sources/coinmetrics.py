@@ -1,5 +1,8 @@
 """Coin Metrics community data, ``btc.csv``: daily on-chain figures for the Bitcoin network.
 
+Dates: a day's figures are complete once the UTC day has closed and appear the next day, so a
+row for the ingest day itself or later (a running or future day) is refused.
+
 Licence CC BY-NC 4.0: attribute Coin Metrics; non-commercial use only.
 """
 
@@ -40,6 +43,9 @@ UNITS = {
     "btc_miner_revenue_usd": "USD",
 }
 
+# Tidy column -> the file's column, for error messages
+FIELDS = {dst: src for src, dst in COLUMNS.items()} | {"period_start": "time"}
+
 TIDY = pa.DataFrameSchema(
     {
         "period_start": pa.Column("datetime64[ns]", unique=True),
@@ -69,7 +75,7 @@ def parse(path: Path) -> pd.DataFrame:
         tidy["btc_issuance_btc"] + tidy["btc_fees_btc"].fillna(0.0)
     ) * tidy["btc_price_usd"]
     check_unique(path, tidy, ["period_start"], "day")
-    return validate(path, tidy, TIDY)
+    return validate(path, tidy, TIDY, fields=FIELDS)
 
 
 def observe(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -93,5 +99,6 @@ SOURCE = Source(
     published_rule="each day is published the next day (period end + 1 day)",
     parse=parse,
     observe=observe,
+    period_fields=("time", "time"),
     url="https://github.com/coinmetrics/data/blob/master/csv/btc.csv",
 )

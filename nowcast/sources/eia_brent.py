@@ -2,6 +2,10 @@
 ``oil-prices`` package: ``brent_daily_eia.csv`` (trading days) and ``brent_monthly_eia.csv``
 (monthly averages, each dated on the 15th of its month). Both are ``Date,Price`` in USD/bbl.
 
+Dates: a day's price appears the next day and a month's average 7 days after the month, so
+a row for the ingest day or later, or the average of a month that has not ended a week before
+the ingest day, is refused (no partial months).
+
 Licence: EIA data is in the public domain; acknowledge the U.S. Energy Information
 Administration as the source (the datapackage itself is PDDL-1.0).
 """
@@ -33,6 +37,8 @@ UNIT = "USD/bbl"
 OBSERVER = "U.S. EIA"
 LICENCE = "public domain (U.S. EIA data; acknowledge the EIA); datahub.io package PDDL-1.0"
 
+FIELDS = {"period_start": "Date", SERIES: "Price"}  # tidy column -> the file's, for errors
+
 TIDY = pa.DataFrameSchema(
     {
         "period_start": pa.Column("datetime64[ns]", unique=True),
@@ -54,7 +60,7 @@ def parse_daily(path: Path) -> pd.DataFrame:
     raw, day, price = _read(path)
     tidy = pd.DataFrame({"period_start": day, "period_end": day, SERIES: price, LINE: raw[LINE]})
     check_unique(path, tidy, ["period_start"], "day")
-    return validate(path, tidy, TIDY)
+    return validate(path, tidy, TIDY, fields=FIELDS)
 
 
 def parse_monthly(path: Path) -> pd.DataFrame:
@@ -70,7 +76,7 @@ def parse_monthly(path: Path) -> pd.DataFrame:
         }
     )
     check_unique(path, tidy, ["period_start"], "month")
-    return validate(path, tidy, TIDY)
+    return validate(path, tidy, TIDY, fields=FIELDS)
 
 
 def observe_daily(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -106,6 +112,7 @@ DAILY = Source(
     published_rule="each trading day's price is published the next day (day + 1)",
     parse=parse_daily,
     observe=observe_daily,
+    period_fields=("Date", "Date"),
     url="https://www.eia.gov/dnav/pet/hist/RBRTED.htm",
 )
 
@@ -122,6 +129,7 @@ MONTHLY = Source(
     published_rule="a month's average is published 7 days after the month ends (month end + 7)",
     parse=parse_monthly,
     observe=observe_monthly,
+    period_fields=("Date", "Date"),
     url="https://www.eia.gov/dnav/pet/hist/RBRTEM.htm",
 )
 

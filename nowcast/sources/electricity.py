@@ -14,7 +14,9 @@ are two observations with different observers (``attributed_to``), not a revisio
 The file carries no publication dates. Rule: period end + 20 days for months and
 year-to-date totals (the System Operator's monthly release comes out in the following weeks),
 period end + 30 days for years (annual totals are announced in January). The System Operator
-stopped publishing monthly consumption after September 2022.
+stopped publishing monthly consumption after September 2022. A period that has not ended (or
+whose rule date is after the ingest day) is refused: the figures are sums over whole periods.
+The file is kept by hand, so its last line may lack a newline (its last column is a note).
 """
 
 from __future__ import annotations
@@ -27,12 +29,12 @@ import pandera.pandas as pa
 from nowcast.regions import region_code
 from nowcast.sources.base import (
     LINE,
-    OBSERVATION_COLUMNS,
     Source,
     check_period_order,
     check_unique,
     fail_first_row,
     month_end,
+    observation_columns,
     read_table,
     to_date,
     to_number,
@@ -99,7 +101,7 @@ def _check_period_types(path: Path, tidy: pd.DataFrame) -> None:
 def parse(path: Path) -> pd.DataFrame:
     """One row per published figure: region code, period, period type, consumption in
     million kWh, observer (``attributed_to``) and a note that keeps the relaying page."""
-    raw = read_table(path, COLUMNS)
+    raw = read_table(path, COLUMNS, free_text=["note"])
     area = raw["area"].astype(str).str.strip()
     codes = area.map(region_code)
     fail_first_row(
@@ -145,7 +147,12 @@ def parse(path: Path) -> pd.DataFrame:
     check_period_order(path, tidy)
     _check_period_types(path, tidy)
     check_unique(path, tidy, ["region", "period_start", "period_end", "observer"], "figure")
-    return validate(path, tidy, TIDY)
+    return validate(
+        path,
+        tidy,
+        TIDY,
+        fields={SERIES: "consumption_mln_kwh", "observer": "attributed_to", "region": "area"},
+    )
 
 
 def observe(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -158,7 +165,7 @@ def observe(tidy: pd.DataFrame) -> pd.DataFrame:
         unit=UNIT,
         published=published,
     )
-    return obs[OBSERVATION_COLUMNS].reset_index(drop=True)
+    return obs[observation_columns(obs)].reset_index(drop=True)
 
 
 SOURCE = Source(
@@ -177,5 +184,6 @@ SOURCE = Source(
     ),
     parse=parse,
     observe=observe,
+    period_fields=("period_start", "period_end"),
     url="https://www.so-ups.ru",
 )

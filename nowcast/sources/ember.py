@@ -8,7 +8,8 @@ System Operator's UES figure (2022: 1,150.5 against about 1,110 TWh): use it for
 not for the UES level.
 
 Publication: Ember's yearly data for a year appear in its spring review; rule: year end +
-120 days. Licence CC BY 4.0 (attribute Ember and the Energy Institute Statistical Review, via
+120 days; a year that ended less than 120 days before the ingest day is refused (no partial
+years). Licence CC BY 4.0 (attribute Ember and the Energy Institute Statistical Review, via
 OWID).
 """
 
@@ -94,7 +95,8 @@ def parse(path: Path) -> pd.DataFrame:
     for src, dst in COLUMNS.items():
         tidy[dst] = to_number(path, raw, src, allow_missing=True)
     check_unique(path, tidy, ["period_start"], "year")
-    tidy = validate(path, tidy.reset_index(drop=True), TIDY)
+    fields = {dst: src for src, dst in COLUMNS.items()} | {"period_start": "year"}
+    tidy = validate(path, tidy.reset_index(drop=True), TIDY, fields=fields)
     _check_balance(path, tidy)
     return tidy
 
@@ -124,5 +126,6 @@ SOURCE = Source(
     published_rule="year end + 120 days",
     parse=parse,
     observe=observe,
+    period_fields=("year", "year"),
     url="https://github.com/owid/energy-data",
 )

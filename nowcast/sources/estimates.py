@@ -36,6 +36,10 @@ Series and units:
 The file does not hold the CBECI monthly shares (source ``cbeci_mining_map``) nor regional
 total consumption (source ``so_ups_points``). Figures disagree and mix capacity with load and
 legal with grey mining: treat each as a noisy observation.
+
+Dates: a figure published after the ingest day, or for a period that begins after it, is
+refused. A period may still be running when the figure appears (a point-in-time figure covers
+its month). The file is kept by hand: its last line may lack a newline, as ``note`` is last.
 """
 
 from __future__ import annotations
@@ -50,11 +54,11 @@ from nowcast.errors import SourceError
 from nowcast.regions import region_code
 from nowcast.sources.base import (
     LINE,
-    OBSERVATION_COLUMNS,
     Source,
     check_period_order,
     check_unique,
     fail_first_row,
+    observation_columns,
     read_table,
     to_date,
     to_number,
@@ -104,7 +108,7 @@ TIDY = pa.DataFrameSchema(
 def parse(path: Path) -> pd.DataFrame:
     """One row per published figure, checked: known series, its unit, value in range, known
     region, period order, a publisher and a publication date."""
-    raw = read_table(path, COLUMNS)
+    raw = read_table(path, COLUMNS, free_text=["note"])
     text = {c: raw[c].astype(str).str.strip() for c in COLUMNS}
     raw = raw.assign(**text)
     series = text["series"]
@@ -182,7 +186,7 @@ def observe(tidy: pd.DataFrame) -> pd.DataFrame:
         tidy["note"].ne("") & source.ne(""), tidy["note"] + source
     )
     obs = tidy.assign(observer=tidy["publisher"], note=note)
-    return obs[OBSERVATION_COLUMNS].reset_index(drop=True)
+    return obs[observation_columns(obs)].reset_index(drop=True)
 
 
 SOURCE = Source(
@@ -198,6 +202,9 @@ SOURCE = Source(
     published_rule="from the file (published column)",
     parse=parse,
     observe=observe,
+    period_fields=("period_start", "period_end"),
     url="",
     published_in_file=True,
+    # a point-in-time figure covers its month, which may still be running when it appears
+    partial_periods=True,
 )

@@ -21,6 +21,11 @@ note          no       free text
 
 Without a ``published`` column (or with an empty cell) and without ``--published``, loading
 fails with "no published column: pass --published DATE".
+
+Dates: a figure published after the ingest day (by its cell or by ``--published``), or for a
+period that begins after it, is refused; a period may still be running when the figure
+appears. A last line without a newline is accepted only when ``note`` is the last column (a
+cut there changes no figure); otherwise the file looks cut off and is refused.
 """
 
 from __future__ import annotations
@@ -37,16 +42,15 @@ from nowcast.errors import SourceError
 from nowcast.regions import region_code
 from nowcast.sources.base import (
     LINE,
-    OBSERVATION_COLUMNS,
     Source,
     check_period_order,
     check_unique,
     fail_first_row,
+    observation_columns,
     read_table,
     to_date,
     to_number,
     validate,
-    validate_observations,
 )
 
 REQUIRED = ["series", "period_start", "period_end", "value", "unit"]
@@ -73,7 +77,7 @@ TIDY = pa.DataFrameSchema(
 
 def parse(path: Path) -> pd.DataFrame:
     """The rows as a tidy long table; ``published`` is NaT where the file gives none."""
-    raw = read_table(path, REQUIRED)
+    raw = read_table(path, REQUIRED, free_text=["note"])
     for col in OPTIONAL:
         if col not in raw.columns:
             raw[col] = ""
@@ -126,7 +130,7 @@ def parse(path: Path) -> pd.DataFrame:
 def observe(tidy: pd.DataFrame) -> pd.DataFrame:
     """One observation per row; rows without a publication date keep NaT, to be set by
     ``--published`` (``Source.load(path, published=...)``)."""
-    return tidy[OBSERVATION_COLUMNS].reset_index(drop=True)
+    return tidy[observation_columns(tidy)].reset_index(drop=True)
 
 
 def check_published(path: Path, tidy: pd.DataFrame) -> None:
@@ -149,15 +153,20 @@ class GenericSource(Source):
     """``Source`` whose ``load`` refuses missing publication dates with a clear message
     instead of a schema failure on NaT."""
 
-    def load(self, path: str | Path, published: pd.Timestamp | None = None) -> pd.DataFrame:
+    def load(
+        self,
+        path: str | Path,
+        published: pd.Timestamp | None = None,
+        *,
+        today: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
+        """Parse ``path`` into validated canonical observations; without ``published`` every
+        row must state its publication date."""
         path = Path(path)
         tidy = self.parse(path)
         if published is None:
             check_published(path, tidy)
-        obs = self.observe(tidy)
-        if published is not None:
-            obs = obs.assign(published=pd.Timestamp(published).normalize())
-        return validate_observations(obs, path)
+        return self.finish(path, tidy, self.observe(tidy), published, today)
 
 
 SOURCE = GenericSource(
@@ -173,5 +182,8 @@ SOURCE = GenericSource(
     published_rule="from the published column, or --published DATE for every row",
     parse=parse,
     observe=observe,
+    period_fields=("period_start", "period_end"),
     published_in_file=True,
+    # any figure: a point-in-time one may cover a period still running when it appears
+    partial_periods=True,
 )

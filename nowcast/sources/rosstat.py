@@ -14,7 +14,8 @@ include their autonomous okrugs, which also have their own columns. A header tha
 a known subject nor an aggregate is an error. Empty cells are not observations.
 
 Publication: Rosstat's monthly regional industrial data appear about five to six weeks after
-the month; rule: month end + 40 days.
+the month; rule: month end + 40 days. A month that ended less than 40 days before the ingest
+day is refused (no partial months).
 """
 
 from __future__ import annotations
@@ -30,11 +31,11 @@ from nowcast.errors import SourceError
 from nowcast.regions import region_code
 from nowcast.sources.base import (
     LINE,
-    OBSERVATION_COLUMNS,
     Source,
     check_unique,
     lag,
     month_end,
+    observation_columns,
     read_table,
     to_date,
     to_number,
@@ -49,7 +50,6 @@ OBSERVER = "Rosstat"
 
 _DISTRICT = re.compile(r"федеральный округ$", re.IGNORECASE)
 _WITHOUT = re.compile(r"\sбез\s", re.IGNORECASE)  # "... без авт. округа/округов"
-_PANDAS_DUPLICATE = re.compile(r"^(.*)\.(\d+)$")
 
 TIDY = pa.DataFrameSchema(
     {
@@ -70,16 +70,12 @@ def is_aggregate(header: str) -> bool:
 
 
 def area_codes(path: Path, headers: list[str]) -> dict[str, str]:
-    """Map each area header to its region code, skipping aggregates; an unknown header,
-    a repeated header or two headers for one region are errors naming the field."""
+    """Map each area header to its region code, skipping aggregates; an unknown header or
+    two headers for one region are errors naming the field (``read_table`` refuses a header
+    given twice)."""
     codes: dict[str, str] = {}
     seen: dict[str, str] = {}
     for header in headers:
-        dup = _PANDAS_DUPLICATE.match(header)
-        if dup and dup.group(1) in headers:
-            raise SourceError(
-                path, "column appears twice in the header", line=1, field=dup.group(1)
-            )
         if is_aggregate(header):
             continue
         code = region_code(header)
@@ -157,7 +153,7 @@ def parse(path: Path) -> pd.DataFrame:
         )
         parts.append(part[value.notna()])
     tidy = pd.concat(parts, ignore_index=True)
-    return validate(path, tidy, TIDY)
+    return validate(path, tidy, TIDY, fields={"period_start": "date"})
 
 
 def observe(tidy: pd.DataFrame) -> pd.DataFrame:
@@ -170,7 +166,7 @@ def observe(tidy: pd.DataFrame) -> pd.DataFrame:
         observer=OBSERVER,
         note="production (generation), not consumption",
     )
-    return obs[OBSERVATION_COLUMNS].reset_index(drop=True)
+    return obs[observation_columns(obs)].reset_index(drop=True)
 
 
 SOURCE = Source(
@@ -189,5 +185,6 @@ SOURCE = Source(
     published_rule="month end + 40 days",
     parse=parse,
     observe=observe,
+    period_fields=("date", "date"),
     url="https://github.com/epogrebnyak/data-rosstat-806-regional",
 )

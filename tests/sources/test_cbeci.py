@@ -79,7 +79,7 @@ def _replace(ls: list[str], n: int, new: str) -> list[str]:
         ),
         (
             lambda ls: _replace(ls, 2, ls[1].replace("75.53%", "175.53%")),
-            "line 2, field 'hashrate_share'",
+            "line 2, field 'monthly_hashrate_%': expected a share from 0% to 100%, got '175.53%'",
         ),
         (lambda ls: [], "file is empty"),
         (lambda ls: ls[:1], "no data rows"),

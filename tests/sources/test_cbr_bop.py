@@ -209,14 +209,26 @@ def test_identity_broken(tmp_path, data_dir, name, source, column, expect):
 def test_negative_exports(tmp_path, data_dir):
     lines = _lines(data_dir, MONTHLY)
     lines[3] = _set(lines[3], 3, "-1.0")
-    _raises(tmp_path, cbr_bop.MONTHLY, MONTHLY, lines, "line 4, field 'bop_goods_exports_usd_bn'")
+    _raises(
+        tmp_path,
+        cbr_bop.MONTHLY,
+        MONTHLY,
+        lines,
+        "line 4, field 'goods_exports': expected a value of at least 0",
+    )
 
 
 def test_unit_mistake(tmp_path, data_dir):
     """A USD mn figure in the monthly (USD bn) file is out of range."""
     lines = _lines(data_dir, MONTHLY)
     lines[3] = _set(lines[3], 12, "4200")  # capital_account
-    _raises(tmp_path, cbr_bop.MONTHLY, MONTHLY, lines, "line 4, field 'bop_capital_account")
+    _raises(
+        tmp_path,
+        cbr_bop.MONTHLY,
+        MONTHLY,
+        lines,
+        "line 4, field 'capital_account': expected a value from -1000",
+    )
 
 
 @pytest.mark.parametrize("name", [QUARTERLY, MONTHLY, RELEASES])
@@ -265,7 +277,7 @@ def _release(**cells):
         ([HEADER, _release(unit="RUB bn")], "line 2, field 'unit'"),
         ([HEADER, _release(item="Current account")], "line 2, field 'item'"),
         ([HEADER, _release(published="2024-06-30")], "line 2, field 'published'.*after"),
-        ([HEADER, _release(value="35100")], "line 2, field 'value_usd_bn'"),
+        ([HEADER, _release(value="35100")], "line 2, field 'value': expected a value from -1000"),
         (
             [HEADER, _release(item="net_errors_omissions_magnitude", value="-3.0")],
             "line 2, field 'value'.*>= 0",

@@ -68,7 +68,10 @@ CASES = [
     (lambda ls: ["Date,Close"] + ls[1:], "line 1: missing column"),
     (lambda ls: ls[:2] + ["2015/01/05,51.08"] + ls[3:], "line 3, field 'Date'"),
     (lambda ls: ls[:3] + [ls[3].split(",")[0] + ",n/a"] + ls[4:], "line 4, field 'Price'"),
-    (lambda ls: ls[:3] + [ls[3].split(",")[0] + ",-1.5"] + ls[4:], "line 4, field 'brent_usd"),
+    (
+        lambda ls: ls[:3] + [ls[3].split(",")[0] + ",-1.5"] + ls[4:],
+        "line 4, field 'Price': expected a value greater than 0",
+    ),
     (lambda ls: [], "empty"),
 ]
 IDS = ["missing-column", "bad-date", "non-numeric", "negative", "empty"]
