@@ -387,11 +387,7 @@ def open_run(
     """A saved run's folder and posterior (default: the store's latest run)."""
     path = Path(run_path) if run_path is not None else latest_run(store_dir)
     folder = path.parent if path.is_file() else path
-    try:
-        return folder, load_run(path)
-    except (OSError, ValueError) as exc:  # not netCDF, truncated, unreadable
-        file = path if path.is_file() else path / "posterior.nc"
-        raise NowcastError(f"{file}: not a readable posterior ({exc})") from None
+    return folder, load_run(path)  # a damaged file is a NowcastError naming it
 
 
 def report_run(

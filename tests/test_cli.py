@@ -265,4 +265,4 @@ def test_report_on_an_unreadable_posterior_is_a_clear_error(tmp_path):
     for command in ("report", "identify"):
         result = _invoke(command, "--run", run)
         _clean_exit(result, 2)
-        assert "posterior.nc: not a readable posterior" in _flat(result.output), command
+        assert "posterior.nc: cannot read the posterior" in _flat(result.output), command
