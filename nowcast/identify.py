@@ -85,48 +85,86 @@ def narrowing(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+# Draws evaluated by one call of a batched log-density function: bounds its memory (the share
+# walk's (n, n) decay matrix is materialised per draw), while a call per chunk instead of per
+# draw removes the Python overhead that dominated (4000 calls of ~50 interpreted ops each).
+LOG_DENSITY_CHUNK = 250
+
+
+def _batched(inputs: list, outputs: list):
+    """Compile ``outputs`` (graphs of one draw's ``inputs``) vectorised over a leading sample
+    axis: one call evaluates a whole chunk of draws. Returns ``f(*arrays) -> list of arrays``,
+    each with the sample axis first."""
+    import pytensor
+    import pytensor.tensor as pt
+    from pytensor.graph.replace import vectorize_graph
+
+    batch = [
+        pt.tensor(name=f"{v.name}_batch", shape=(None, *v.type.shape), dtype=v.type.dtype)
+        for v in inputs
+    ]
+    vec = vectorize_graph(outputs, replace=dict(zip(inputs, batch, strict=True)))
+    fn = pytensor.function(
+        batch, vec, on_unused_input="ignore", mode=get_mode(FORWARD_COMPILE["mode"])
+    )
+
+    def call(*arrays: np.ndarray) -> list[np.ndarray]:
+        n = arrays[0].shape[0]
+        parts: list[list[np.ndarray]] = [[] for _ in outputs]
+        for i in range(0, n, LOG_DENSITY_CHUNK):
+            m = min(LOG_DENSITY_CHUNK, n - i)
+            for k, (o, r) in enumerate(
+                zip(outputs, fn(*(a[i : i + m] for a in arrays)), strict=True)
+            ):
+                r = np.asarray(r)
+                # an output that depends on no draw has no sample axis: repeat it
+                parts[k].append(np.broadcast_to(r, (m, *r.shape)) if r.ndim == o.ndim else r)
+        return [np.concatenate(p, axis=0) for p in parts]
+
+    return call
+
+
 def add_log_densities(tree: xr.DataTree, model: pm.Model | None = None) -> xr.DataTree:
-    """A copy of ``tree`` with ``log_likelihood`` (one variable per kind of evidence) and
-    ``log_prior`` groups, which power-scaling sensitivity needs."""
+    """A copy of ``tree`` with ``log_likelihood`` (one variable per kind of evidence, one value
+    per observation) and ``log_prior`` groups, which power-scaling sensitivity needs.
+
+    Both are evaluated for all draws at once: the model's log densities are vectorised over a
+    sample axis and compiled once (``pm.compute_log_likelihood`` and ``pm.compute_log_prior``
+    call a compiled function per draw, which took most of a run's identification time)."""
+    from pymc.model.transform.conditioning import remove_value_transforms
+
     model = model or model_of(tree)
     free = [v.name for v in model.free_RVs]
     post = tree["posterior"].to_dataset()[free]
-    ll = pm.compute_log_likelihood(
-        xr.DataTree.from_dict({"/posterior": post}),
-        model=model,
-        extend_inferencedata=False,
-        progressbar=False,
-        compile_kwargs=FORWARD_COMPILE,
-    )
-    ll = ll["log_likelihood"].to_dataset() if isinstance(ll, xr.DataTree) else ll
-    # joint log prior density of the free parameters on their own (constrained) scale, draw by
-    # draw: a copy of the model without value transforms takes the posterior draws as they are
-    from pymc.model.transform.conditioning import remove_value_transforms
-
-    plain = remove_value_transforms(model)
-    # terms kept apart (sum=False): a single sum of 30+ terms exceeds the Python linker's
-    # operand limit, and the C or Numba linkers take 10+ s to compile this once-off function
-    terms = [t.sum() for t in plain.logp(vars=plain.free_RVs, jacobian=False, sum=False)]
-    logp_terms = plain.compile_fn(
-        terms,
-        inputs=plain.value_vars,
-        on_unused_input="ignore",
-        mode=get_mode("FAST_COMPILE"),
-    )
-    values = {plain.rvs_to_values[rv].name: post[rv.name].values for rv in plain.free_RVs}
     n_chain, n_draw = post.sizes[CHAIN], post.sizes[DRAW]
-    lp = np.array(
-        [
-            [
-                float(np.sum(logp_terms({k: v[c, d] for k, v in values.items()})))
-                for d in range(n_draw)
-            ]
-            for c in range(n_chain)
-        ]
-    )
-    log_prior = xr.Dataset(
-        {"prior": ((CHAIN, DRAW), lp)}, coords={CHAIN: post[CHAIN], DRAW: post[DRAW]}
-    )
+    # a copy of the model without value transforms takes the posterior draws as they are
+    plain = remove_value_transforms(model)
+    inputs = [plain.rvs_to_values[rv] for rv in plain.free_RVs]
+    values = [
+        (arr := post[rv.name].transpose(CHAIN, DRAW, ...).values).reshape(
+            n_chain * n_draw, *arr.shape[2:]
+        )
+        for rv in plain.free_RVs
+    ]
+    observed = list(plain.observed_RVs)
+    # elementwise log likelihood of each observed variable, and the joint log prior density of
+    # the free parameters on their own (constrained) scale, in one batched function
+    ll_terms = plain.logp(vars=observed, sum=False)
+    prior_terms = [t.sum() for t in plain.logp(vars=plain.free_RVs, jacobian=False, sum=False)]
+    results = _batched(inputs, [*ll_terms, *prior_terms])(*values)
+    sample_coords = {CHAIN: post[CHAIN], DRAW: post[DRAW]}
+
+    ll = xr.Dataset(coords=sample_coords)
+    for rv, arr in zip(observed, results[: len(observed)], strict=True):
+        dims = list(model.named_vars_to_dims.get(rv.name, ()))
+        core = arr.shape[1:]
+        dims = dims if len(dims) == len(core) else [f"{rv.name}_dim_{i}" for i in range(len(core))]
+        coords = {d: (d, list(model.coords[d])) for d in dims if model.coords.get(d) is not None}
+        ll[rv.name] = xr.DataArray(
+            arr.reshape(n_chain, n_draw, *core), dims=[CHAIN, DRAW, *dims], coords=coords
+        )
+    lp = np.sum([r.reshape(n_chain, n_draw) for r in results[len(observed) :]], axis=0)
+    log_prior = xr.Dataset({"prior": ((CHAIN, DRAW), lp)}, coords=sample_coords)
     out = tree.copy()
     out["log_likelihood"] = xr.DataTree(ll)
     out["log_prior"] = xr.DataTree(log_prior)
