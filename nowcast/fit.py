@@ -25,6 +25,7 @@ import pymc as pm
 import xarray as xr
 
 from nowcast import __version__
+from nowcast.compiled import CompileInfo, compile_model
 from nowcast.constants import CHAIN, DRAW, MONTH
 from nowcast.errors import NowcastError
 from nowcast.files import write_atomic, write_csv
@@ -60,7 +61,27 @@ class FitResult:
     diagnostics: Diagnostics
     model: pm.Model
     data: ModelData
-    timings: dict[str, float]
+    timings: dict[str, float]  # wall seconds by stage (also in the tree's attributes)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds (all threads) by stage
+    compile_info: CompileInfo | None = None  # how the sampler's model was compiled
+
+
+class _Stages:
+    """Wall and CPU seconds of consecutive stages (CPU time counts every thread of this
+    process: nutpie samples in threads, so sampling's CPU time is all chains')."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str):
+        w, c = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            self.wall[name] = self.wall.get(name, 0.0) + time.perf_counter() - w
+            self.cpu[name] = self.cpu.get(name, 0.0) + time.process_time() - c
 
 
 @contextmanager
@@ -79,34 +100,37 @@ def _free_names(model: pm.Model) -> list[str]:
     return [v.name for v in model.free_RVs]
 
 
-def _sample(model: pm.Model, s: Sampler, progress: bool) -> tuple[xr.DataTree, dict[str, float]]:
+def _sample(
+    model: pm.Model, s: Sampler, progress: bool, stage: _Stages
+) -> tuple[xr.DataTree, CompileInfo | None]:
     free = _free_names(model)
-    t0 = time.perf_counter()
     if s.sampler == "nutpie":
         import nutpie
 
         # Only free parameters are traced: derived quantities are computed afterwards in one
-        # vectorised pass, which halves nutpie's compile time (measured).
-        compiled = nutpie.compile_pymc_model(model, var_names=free, freeze_model=True)
-        t1 = time.perf_counter()
-        tree = nutpie.sample(
-            compiled,
-            draws=s.draws,
-            tune=s.tune,
-            chains=s.chains,
-            seed=s.seed,
-            target_accept=s.target_accept,
-            progress_bar=progress,
-            cores=min(s.chains, 2),
-        )
-        t2 = time.perf_counter()
-        return tree, {"compile_s": t1 - t0, "sampling_s": t2 - t1}
+        # vectorised pass, which halves nutpie's compile time (measured). The callbacks are
+        # cached on disk and the compiled model kept for refits in this process (compiled.py).
+        with stage("compile_s"):
+            compiled, info = compile_model(model, free)
+        with stage("sampling_s"):
+            tree = nutpie.sample(
+                compiled,
+                draws=s.draws,
+                tune=s.tune,
+                chains=s.chains,
+                seed=s.seed,
+                target_accept=s.target_accept,
+                progress_bar=progress,
+                cores=min(s.chains, 2),
+            )
+        return tree, info
     if s.sampler == "numpyro":
         import importlib.util
 
         if importlib.util.find_spec("numpyro") is None:
             raise NowcastError("sampler numpyro needs JAX and NumPyro: pip install -e '.[numpyro]'")
-    with model:
+    stage.wall["compile_s"] = stage.cpu["compile_s"] = float("nan")  # inside pm.sample
+    with model, stage("sampling_s"):
         tree = pm.sample(
             draws=s.draws,
             tune=s.tune,
@@ -119,7 +143,7 @@ def _sample(model: pm.Model, s: Sampler, progress: bool) -> tuple[xr.DataTree, d
             progressbar=progress,
             compute_convergence_checks=False,
         )
-    return tree, {"compile_s": float("nan"), "sampling_s": time.perf_counter() - t0}
+    return tree, None
 
 
 def _panel_for_netcdf(panel: xr.Dataset) -> xr.Dataset:
@@ -141,24 +165,27 @@ def fit(
 ) -> FitResult:
     """Fit ``spec`` to ``panel``; ``sampler`` overrides the spec's sampler settings."""
     s = sampler or spec.sampler
-    data = prepare(panel, spec)
-    model = build_model(spec, data)
-    tree, timings = _sample(model, s, progress)
+    stage = _Stages()
+    with stage("build_s"):
+        data = prepare(panel, spec)
+        model = build_model(spec, data)
+    tree, info = _sample(model, s, progress, stage)
 
-    t0 = time.perf_counter()
-    posterior = tree["posterior"].to_dataset()
-    derived = pm.compute_deterministics(
-        posterior, model=model, progressbar=False, compile_kwargs=FORWARD_COMPILE
-    )
-    posterior = xr.merge([posterior, derived], compat="override", join="outer")
-    with quiet_pymc():
+    with stage("deterministics_s"):
+        posterior = tree["posterior"].to_dataset()
+        derived = pm.compute_deterministics(
+            posterior, model=model, progressbar=False, compile_kwargs=FORWARD_COMPILE
+        )
+        posterior = xr.merge([posterior, derived], compat="override", join="outer")
+    with stage("prior_predictive_s"), quiet_pymc():
         prior = pm.sample_prior_predictive(
             draws=prior_draws,
             model=model,
             random_seed=s.seed + 1,
             compile_kwargs=FORWARD_COMPILE,
         )
-    timings["postprocess_s"] = time.perf_counter() - t0
+    timings = {k: stage.wall[k] for k in ("compile_s", "sampling_s")}
+    timings["postprocess_s"] = stage.wall["deterministics_s"] + stage.wall["prior_predictive_s"]
 
     children = {
         "posterior": xr.DataTree(posterior),
@@ -189,8 +216,9 @@ def fit(
             **{k: round(v, 3) for k, v in timings.items()},
         }
     )
-    diag = diagnose(out, spec, _free_names(model))
-    return FitResult(out, diag, model, data, timings)
+    with stage("diagnostics_s"):
+        diag = diagnose(out, spec, _free_names(model))
+    return FitResult(out, diag, model, data, timings, {**stage.cpu}, info)
 
 
 def diagnose(tree: xr.DataTree, spec: ModelSpec, free: list[str] | None = None) -> Diagnostics:
