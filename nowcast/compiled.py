@@ -56,9 +56,17 @@ class CompileInfo:
 def compile_model(
     model: pm.Model, var_names: Iterable[str] | None = None, *, reuse: bool = True
 ) -> tuple[Any, CompileInfo]:
-    """A nutpie compiled model of ``model`` tracing ``var_names`` (dims frozen, data not)."""
+    """A nutpie compiled model of ``model`` tracing ``var_names``.
+
+    With ``reuse`` (for processes that fit one graph to several datasets) dims are frozen and
+    ``pm.Data`` stay data, so a kept compiled model takes new values of the same shapes.
+    Without it, data are frozen into the graph too (nutpie's ``freeze_model=True``: constants
+    folded, the draws of earlier releases reproduced exactly) and nothing is kept."""
     names = list(var_names) if var_names is not None else None
-    key = _graph_key(model, names) if reuse else None
+    if not reuse:
+        return _compile(model, names, freeze_data=True)
+    model = observed_as_data(model)
+    key = _graph_key(model, names)
     if key is not None:
         with _LOCK:
             kept = _KEPT.get(key)
@@ -68,7 +76,7 @@ def compile_model(
             swapped = _with_model_data(kept, model)
             if swapped is not None:
                 return swapped, CompileInfo(True, False, 0)
-    compiled, info = _compile(model, names)
+    compiled, info = _compile(model, names, freeze_data=False)
     if key is not None:
         with _LOCK:
             _KEPT[key] = compiled
@@ -84,6 +92,36 @@ def forget_compiled() -> None:
 
 
 # --------------------------------------------------------------------------- in-process reuse
+
+OBSERVED_SUFFIX = "__observed"
+
+
+def observed_as_data(model: pm.Model) -> pm.Model:
+    """A copy of ``model`` whose observed values are ``pm.Data`` (named ``<rv>__observed``)
+    instead of constants: a new dataset with the same availability is then new data for the
+    same graph. ``model`` itself if it has no constant observations or cannot be converted."""
+    import pytensor
+    from pymc.model.fgraph import ModelObservedRV, fgraph_from_model, model_from_fgraph, model_named
+    from pytensor.graph.basic import Constant
+
+    try:
+        fg, _ = fgraph_from_model(model)
+    except (NotImplementedError, ValueError):
+        return model
+    changed = False
+    for node in fg.toposort():
+        if not isinstance(node.op, ModelObservedRV):
+            continue
+        value = node.inputs[1]
+        if not isinstance(value, Constant):
+            continue
+        name = f"{node.op.name}{OBSERVED_SUFFIX}"
+        if name in model.named_vars:
+            return model
+        shared = pytensor.shared(np.array(value.data), name=name, shape=value.type.shape)
+        fg.change_node_input(node, 1, model_named(shared, name), import_missing=True)
+        changed = True
+    return model_from_fgraph(fg, mutate_fgraph=True) if changed else model
 
 
 def _data_vars(model: pm.Model) -> dict[str, Any]:
@@ -251,7 +289,10 @@ def nowcast_expand_callback(dim, expanded, x_, out_, user_data_):
 """
 
 
-def _compile(model: pm.Model, var_names: list[str] | None) -> tuple[Any, CompileInfo]:
+def _compile(
+    model: pm.Model, var_names: list[str] | None, freeze_data: bool
+) -> tuple[Any, CompileInfo]:
+    model = _freeze(model, freeze_data)
     try:
         return _compile_cacheable(model, var_names)
     except _NotCacheable as exc:
@@ -260,8 +301,7 @@ def _compile(model: pm.Model, var_names: list[str] | None) -> tuple[Any, Compile
         log.warning("cacheable compile failed (%s): nutpie's own compile", exc)
     import nutpie
 
-    frozen = _freeze_dims(model)
-    compiled = nutpie.compile_pymc_model(frozen, var_names=var_names, freeze_model=False)
+    compiled = nutpie.compile_pymc_model(model, var_names=var_names, freeze_model=False)
     return compiled, CompileInfo(False, False, 0)
 
 
@@ -269,15 +309,17 @@ class _NotCacheable(Exception):
     pass
 
 
-def _freeze_dims(model: pm.Model) -> pm.Model:
+def _freeze(model: pm.Model, data: bool) -> pm.Model:
+    """``model`` with its dims (and with ``data`` its ``pm.Data``) made constants."""
     from pymc.model.transform.optimization import freeze_dims_and_data
 
-    return freeze_dims_and_data(model, data=[])
+    return freeze_dims_and_data(model, data=None if data else [])
 
 
 def _compile_cacheable(model: pm.Model, var_names: list[str] | None) -> tuple[Any, CompileInfo]:
-    """nutpie's numba compile (``compile_pymc_model`` with its defaults: support-point
-    initial values jittered, all free RVs) with callbacks numba can cache."""
+    """nutpie's numba compile of an already frozen ``model`` (``compile_pymc_model`` with
+    its defaults: support-point initial values jittered, all free RVs) with callbacks numba
+    can cache."""
     try:
         import nutpie.compile_pymc as ncp
         from pymc.initial_point import make_initial_point_fn
@@ -285,7 +327,6 @@ def _compile_cacheable(model: pm.Model, var_names: list[str] | None) -> tuple[An
     except ImportError as exc:  # pragma: no cover - numba is a nutpie dependency
         raise _NotCacheable(f"import: {exc}") from None
 
-    model = _freeze_dims(model)
     initial_point_fn = ncp._wrap_with_lock(
         make_initial_point_fn(
             model=model,

@@ -62,6 +62,7 @@ class FitResult:
     model: pm.Model
     data: ModelData
     timings: dict[str, float]  # wall seconds by stage (also in the tree's attributes)
+    wall: dict[str, float] = field(default_factory=dict)  # wall seconds by finer stage
     cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds (all threads) by stage
     compile_info: CompileInfo | None = None  # how the sampler's model was compiled
 
@@ -101,7 +102,7 @@ def _free_names(model: pm.Model) -> list[str]:
 
 
 def _sample(
-    model: pm.Model, s: Sampler, progress: bool, stage: _Stages
+    model: pm.Model, s: Sampler, progress: bool, stage: _Stages, reuse: bool
 ) -> tuple[xr.DataTree, CompileInfo | None]:
     free = _free_names(model)
     if s.sampler == "nutpie":
@@ -109,9 +110,9 @@ def _sample(
 
         # Only free parameters are traced: derived quantities are computed afterwards in one
         # vectorised pass, which halves nutpie's compile time (measured). The callbacks are
-        # cached on disk and the compiled model kept for refits in this process (compiled.py).
+        # cached on disk; with ``reuse`` the compiled model is kept for refits (compiled.py).
         with stage("compile_s"):
-            compiled, info = compile_model(model, free)
+            compiled, info = compile_model(model, free, reuse=reuse)
         with stage("sampling_s"):
             tree = nutpie.sample(
                 compiled,
@@ -162,14 +163,20 @@ def fit(
     sampler: Sampler | None = None,
     prior_draws: int = 500,
     progress: bool = False,
+    reuse: bool = False,
 ) -> FitResult:
-    """Fit ``spec`` to ``panel``; ``sampler`` overrides the spec's sampler settings."""
+    """Fit ``spec`` to ``panel``; ``sampler`` overrides the spec's sampler settings.
+
+    ``reuse`` (nutpie only): keep the compiled model in this process and reuse it when the
+    same spec is fitted again to data of the same shapes and availability (backtests, updates,
+    repeated simulations), which skips the compile. Data then stay data in the compiled graph
+    rather than constants, so the draws are not bit-identical to a fit without ``reuse``."""
     s = sampler or spec.sampler
     stage = _Stages()
     with stage("build_s"):
         data = prepare(panel, spec)
         model = build_model(spec, data)
-    tree, info = _sample(model, s, progress, stage)
+    tree, info = _sample(model, s, progress, stage, reuse)
 
     with stage("deterministics_s"):
         posterior = tree["posterior"].to_dataset()
@@ -218,7 +225,7 @@ def fit(
     )
     with stage("diagnostics_s"):
         diag = diagnose(out, spec, _free_names(model))
-    return FitResult(out, diag, model, data, timings, {**stage.cpu}, info)
+    return FitResult(out, diag, model, data, timings, {**stage.wall}, {**stage.cpu}, info)
 
 
 def diagnose(tree: xr.DataTree, spec: ModelSpec, free: list[str] | None = None) -> Diagnostics:

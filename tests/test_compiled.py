@@ -20,7 +20,7 @@ import pymc as pm
 import pytensor
 import pytest
 
-from nowcast.compiled import _freeze_dims, compile_model, forget_compiled
+from nowcast.compiled import _freeze, compile_model, forget_compiled
 
 SEED = 5
 X = np.linspace(0.0, 1.0, 12)
@@ -54,9 +54,13 @@ def fresh():
 
 def test_generated_callbacks_sample_as_nutpies_own():
     m = toy()
-    ours, info = compile_model(m, reuse=False)
+    ours, info = compile_model(m, reuse=False)  # data frozen, as nutpie's freeze_model=True
     assert info.cached_callbacks and not info.reused
-    theirs = nutpie.compile_pymc_model(_freeze_dims(m), freeze_model=False)
+    theirs = nutpie.compile_pymc_model(m, freeze_model=True)
+    np.testing.assert_array_equal(draws(ours), draws(theirs))
+    ours, info = compile_model(toy())  # data left as data, dims frozen
+    assert info.cached_callbacks and not info.reused
+    theirs = nutpie.compile_pymc_model(_freeze(toy(), data=False), freeze_model=False)
     np.testing.assert_array_equal(draws(ours), draws(theirs))
 
 
@@ -64,7 +68,9 @@ def test_reuse_gives_the_draws_of_a_fresh_compile():
     first, info1 = compile_model(toy())
     again, info2 = compile_model(toy())  # a new model object with the same graph and data
     assert not info1.reused and info2.reused
-    fresh, _ = compile_model(toy(), reuse=False)
+    forget_compiled()
+    fresh, info3 = compile_model(toy())
+    assert not info3.reused
     np.testing.assert_array_equal(draws(again), draws(fresh))
     np.testing.assert_array_equal(draws(first), draws(fresh))
 
@@ -76,18 +82,37 @@ def test_reuse_with_new_data_of_the_same_shape_changes_the_posterior():
     assert info.reused
     new = draws(reused)
     assert np.mean(new[1]) < 0 < np.mean(base[1])
-    fresh, info_fresh = compile_model(toy(x2), reuse=False)
+    forget_compiled()
+    fresh, info_fresh = compile_model(toy(x2))
     assert not info_fresh.reused
     np.testing.assert_array_equal(new, draws(fresh))
 
 
-def test_other_shapes_or_observations_compile_afresh():
+def test_new_observations_of_the_same_shape_reuse_the_compiled_model():
+    base = draws(compile_model(toy())[0])
+    y2 = 3.0 - 1.0 * X  # observed values are data in the kept model
+    reused, info = compile_model(toy(y=y2))
+    assert info.reused
+    new = draws(reused)
+    assert np.mean(new[1]) < 0 < np.mean(base[1])
+    forget_compiled()
+    fresh, info_fresh = compile_model(toy(y=y2))
+    assert not info_fresh.reused
+    np.testing.assert_array_equal(new, draws(fresh))
+
+
+def test_other_shapes_or_graphs_compile_afresh():
     compile_model(toy())
     x3 = np.linspace(0.0, 1.0, 13)
     _, info = compile_model(toy(x3, y=1.0 + x3))
     assert not info.reused
-    # observed values are constants of the graph: other values are another graph
-    _, info = compile_model(toy(y=np.ones(len(X))))
+    with pm.Model(coords={"obs": np.arange(len(X))}) as other:  # another prior: another graph
+        xd = pm.Data("x", X, dims="obs")
+        a = pm.Normal("a", 0.0, 2.0)
+        b = pm.Normal("b", 0.0, 5.0)
+        s = pm.HalfNormal("s", 1.0)
+        pm.Normal("y", a + b * xd, s, observed=1.0 + X, dims="obs")
+    _, info = compile_model(other)
     assert not info.reused
 
 
