@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
-from pytensor.compile.mode import get_mode
 
 from nowcast.constants import CHAIN, DRAW, MONTH
-from nowcast.fit import FORWARD_COMPILE, fit
+from nowcast.fit import batched_function, fit
 from nowcast.model.build import build_model
 from nowcast.model.data import prepare
 from nowcast.model.spec import ModelSpec, Sampler, load_spec
@@ -85,45 +84,6 @@ def narrowing(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-# Draws evaluated by one call of a batched log-density function: bounds its memory (the share
-# walk's (n, n) decay matrix is materialised per draw), while a call per chunk instead of per
-# draw removes the Python overhead that dominated (4000 calls of ~50 interpreted ops each).
-LOG_DENSITY_CHUNK = 250
-
-
-def _batched(inputs: list, outputs: list):
-    """Compile ``outputs`` (graphs of one draw's ``inputs``) vectorised over a leading sample
-    axis: one call evaluates a whole chunk of draws. Returns ``f(*arrays) -> list of arrays``,
-    each with the sample axis first."""
-    import pytensor
-    import pytensor.tensor as pt
-    from pytensor.graph.replace import vectorize_graph
-
-    batch = [
-        pt.tensor(name=f"{v.name}_batch", shape=(None, *v.type.shape), dtype=v.type.dtype)
-        for v in inputs
-    ]
-    vec = vectorize_graph(outputs, replace=dict(zip(inputs, batch, strict=True)))
-    fn = pytensor.function(
-        batch, vec, on_unused_input="ignore", mode=get_mode(FORWARD_COMPILE["mode"])
-    )
-
-    def call(*arrays: np.ndarray) -> list[np.ndarray]:
-        n = arrays[0].shape[0]
-        parts: list[list[np.ndarray]] = [[] for _ in outputs]
-        for i in range(0, n, LOG_DENSITY_CHUNK):
-            m = min(LOG_DENSITY_CHUNK, n - i)
-            for k, (o, r) in enumerate(
-                zip(outputs, fn(*(a[i : i + m] for a in arrays)), strict=True)
-            ):
-                r = np.asarray(r)
-                # an output that depends on no draw has no sample axis: repeat it
-                parts[k].append(np.broadcast_to(r, (m, *r.shape)) if r.ndim == o.ndim else r)
-        return [np.concatenate(p, axis=0) for p in parts]
-
-    return call
-
-
 def add_log_densities(tree: xr.DataTree, model: pm.Model | None = None) -> xr.DataTree:
     """A copy of ``tree`` with ``log_likelihood`` (one variable per kind of evidence, one value
     per observation) and ``log_prior`` groups, which power-scaling sensitivity needs.
@@ -149,9 +109,10 @@ def add_log_densities(tree: xr.DataTree, model: pm.Model | None = None) -> xr.Da
     observed = list(plain.observed_RVs)
     # elementwise log likelihood of each observed variable, and the joint log prior density of
     # the free parameters on their own (constrained) scale, in one batched function
-    ll_terms = plain.logp(vars=observed, sum=False)
-    prior_terms = [t.sum() for t in plain.logp(vars=plain.free_RVs, jacobian=False, sum=False)]
-    results = _batched(inputs, [*ll_terms, *prior_terms])(*values)
+    # (one call of PyMC's log-probability construction for both)
+    terms = plain.logp(vars=[*observed, *plain.free_RVs], jacobian=False, sum=False)
+    ll_terms, prior_terms = terms[: len(observed)], [t.sum() for t in terms[len(observed) :]]
+    results = batched_function(inputs, [*ll_terms, *prior_terms])(*values)
     sample_coords = {CHAIN: post[CHAIN], DRAW: post[DRAW]}
 
     ll = xr.Dataset(coords=sample_coords)

@@ -1,4 +1,5 @@
-"""The batched log densities that power-scaling sensitivity reads equal the per-draw ones.
+"""The batched log densities that power-scaling sensitivity reads, and the batched derived
+quantities of a fit, equal the per-draw ones.
 
 ``add_log_densities`` evaluates the log likelihood and the log prior for all draws at once (a
 graph vectorised over draws). The references here are the per-draw computations it replaced:
@@ -128,3 +129,21 @@ def test_sensitivity_table_unchanged(both):
     assert (a["diagnosis"] == b["diagnosis"]).all()
     num = a.columns.drop(["variable", "diagnosis"])
     np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), atol=1e-9)
+
+
+def test_derived_quantities_equal_pymc_per_draw(draws):
+    from nowcast.fit import compute_deterministics
+
+    model, tree = draws
+    post = tree["posterior"].to_dataset()[[v.name for v in model.free_RVs]]
+    new = compute_deterministics(post, model)
+    ref = pm.compute_deterministics(
+        post, model=model, progressbar=False, compile_kwargs={"mode": "FAST_COMPILE"}
+    )
+    assert set(new.data_vars) == set(ref.data_vars) >= {"hidden_inflow_usd", "region_share"}
+    for name in ref.data_vars:
+        assert new[name].dims == ref[name].dims, name
+        for d in new[name].dims:
+            np.testing.assert_array_equal(new[d].values, ref[d].values)
+        np.testing.assert_allclose(new[name].values, ref[name].values, rtol=1e-12, atol=0)
+    assert float(new["hidden_inflow_usd"].std()) > 0
