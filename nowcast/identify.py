@@ -18,10 +18,9 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import xarray as xr
-from pytensor.compile.mode import get_mode
 
 from nowcast.constants import CHAIN, DRAW, MONTH
-from nowcast.fit import FORWARD_COMPILE, fit
+from nowcast.fit import batched_function, fit
 from nowcast.model.build import build_model
 from nowcast.model.data import prepare
 from nowcast.model.evidence import REGISTRY, switches
@@ -75,47 +74,47 @@ def narrowing(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.DataF
 
 
 def add_log_densities(tree: xr.DataTree, model: pm.Model | None = None) -> xr.DataTree:
-    """A copy of ``tree`` with ``log_likelihood`` (one variable per kind of evidence) and
-    ``log_prior`` groups, which power-scaling sensitivity needs."""
+    """A copy of ``tree`` with ``log_likelihood`` (one variable per kind of evidence, one value
+    per observation) and ``log_prior`` groups, which power-scaling sensitivity needs.
+
+    Both are evaluated for all draws at once: the model's log densities are vectorised over a
+    sample axis and compiled once (``pm.compute_log_likelihood`` and ``pm.compute_log_prior``
+    call a compiled function per draw, which took most of a run's identification time)."""
+    from pymc.model.transform.conditioning import remove_value_transforms
+
     model = model or model_of(tree)
     free = [v.name for v in model.free_RVs]
     post = tree["posterior"].to_dataset()[free]
-    ll = pm.compute_log_likelihood(
-        xr.DataTree.from_dict({"/posterior": post}),
-        model=model,
-        extend_inferencedata=False,
-        progressbar=False,
-        compile_kwargs=FORWARD_COMPILE,
-    )
-    ll = ll["log_likelihood"].to_dataset() if isinstance(ll, xr.DataTree) else ll
-    # joint log prior density of the free parameters on their own (constrained) scale, draw by
-    # draw: a copy of the model without value transforms takes the posterior draws as they are
-    from pymc.model.transform.conditioning import remove_value_transforms
-
-    plain = remove_value_transforms(model)
-    # terms kept apart (sum=False): a single sum of 30+ terms exceeds the Python linker's
-    # operand limit, and the C or Numba linkers take 10+ s to compile this once-off function
-    terms = [t.sum() for t in plain.logp(vars=plain.free_RVs, jacobian=False, sum=False)]
-    logp_terms = plain.compile_fn(
-        terms,
-        inputs=plain.value_vars,
-        on_unused_input="ignore",
-        mode=get_mode("FAST_COMPILE"),
-    )
-    values = {plain.rvs_to_values[rv].name: post[rv.name].values for rv in plain.free_RVs}
     n_chain, n_draw = post.sizes[CHAIN], post.sizes[DRAW]
-    lp = np.array(
-        [
-            [
-                float(np.sum(logp_terms({k: v[c, d] for k, v in values.items()})))
-                for d in range(n_draw)
-            ]
-            for c in range(n_chain)
-        ]
-    )
-    log_prior = xr.Dataset(
-        {"prior": ((CHAIN, DRAW), lp)}, coords={CHAIN: post[CHAIN], DRAW: post[DRAW]}
-    )
+    # a copy of the model without value transforms takes the posterior draws as they are
+    plain = remove_value_transforms(model)
+    inputs = [plain.rvs_to_values[rv] for rv in plain.free_RVs]
+    values = [
+        (arr := post[rv.name].transpose(CHAIN, DRAW, ...).values).reshape(
+            n_chain * n_draw, *arr.shape[2:]
+        )
+        for rv in plain.free_RVs
+    ]
+    observed = list(plain.observed_RVs)
+    # elementwise log likelihood of each observed variable, and the joint log prior density of
+    # the free parameters on their own (constrained) scale, in one batched function
+    # (one call of PyMC's log-probability construction for both)
+    terms = plain.logp(vars=[*observed, *plain.free_RVs], jacobian=False, sum=False)
+    ll_terms, prior_terms = terms[: len(observed)], [t.sum() for t in terms[len(observed) :]]
+    results = batched_function(inputs, [*ll_terms, *prior_terms])(*values)
+    sample_coords = {CHAIN: post[CHAIN], DRAW: post[DRAW]}
+
+    ll = xr.Dataset(coords=sample_coords)
+    for rv, arr in zip(observed, results[: len(observed)], strict=True):
+        dims = list(model.named_vars_to_dims.get(rv.name, ()))
+        core = arr.shape[1:]
+        dims = dims if len(dims) == len(core) else [f"{rv.name}_dim_{i}" for i in range(len(core))]
+        coords = {d: (d, list(model.coords[d])) for d in dims if model.coords.get(d) is not None}
+        ll[rv.name] = xr.DataArray(
+            arr.reshape(n_chain, n_draw, *core), dims=[CHAIN, DRAW, *dims], coords=coords
+        )
+    lp = np.sum([r.reshape(n_chain, n_draw) for r in results[len(observed) :]], axis=0)
+    log_prior = xr.Dataset({"prior": ((CHAIN, DRAW), lp)}, coords=sample_coords)
     out = tree.copy()
     out["log_likelihood"] = xr.DataTree(ll)
     out["log_prior"] = xr.DataTree(log_prior)

@@ -1,0 +1,149 @@
+"""The batched log densities that power-scaling sensitivity reads, and the batched derived
+quantities of a fit, equal the per-draw ones.
+
+``add_log_densities`` evaluates the log likelihood and the log prior for all draws at once (a
+graph vectorised over draws). The references here are the per-draw computations it replaced:
+PyMC's ``compute_log_likelihood`` and a compiled joint log prior called draw by draw. The draws
+are prior draws of the default model on the real panel (no sampling needed: any draws of the
+free parameters will do), two chains as a posterior would have.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+import xarray as xr
+from pymc.model.transform.conditioning import remove_value_transforms
+from pytensor.compile.mode import get_mode
+
+from nowcast.constants import CHAIN, DRAW
+from nowcast.datasets import bundled_data_dir, ingest_dir
+from nowcast.identify import add_log_densities, sensitivity
+from nowcast.model.build import build_model
+from nowcast.model.data import prepare
+from nowcast.model.spec import load_spec
+from nowcast.panel import build_panel
+from nowcast.store import Store
+
+CHAINS, DRAWS = 2, 60
+
+
+@pytest.fixture(scope="module")
+def draws(tmp_path_factory):
+    with Store(tmp_path_factory.mktemp("log_density_store")) as st:
+        ingest_dir(st, bundled_data_dir())
+        panel = build_panel(st)
+    spec = load_spec("default")
+    model = build_model(spec, prepare(panel, spec))
+    prior = pm.sample_prior_predictive(
+        draws=CHAINS * DRAWS, model=model, random_seed=11, compile_kwargs={"mode": "FAST_COMPILE"}
+    )["prior"].to_dataset()
+    free = [v.name for v in model.free_RVs]
+    keep = [*free, "hashrate_share", "hidden_inflow_usd"]  # and two derived quantities
+    one = prior[keep].isel(chain=0, drop=True)  # CHAINS * DRAWS draws of one prior chain
+    post = xr.Dataset(
+        {
+            n: (
+                (CHAIN, DRAW, *one[n].dims[1:]),
+                one[n].values.reshape(CHAINS, DRAWS, *one[n].shape[1:]),
+            )
+            for n in keep
+        },
+        coords={CHAIN: np.arange(CHAINS), DRAW: np.arange(DRAWS)},
+    ).assign_coords({d: one[d] for d in one.coords if d != DRAW})
+    tree = xr.DataTree.from_dict({"/posterior": post, "/prior": prior})
+    return model, tree
+
+
+def _reference_log_prior(model: pm.Model, post: xr.Dataset) -> np.ndarray:
+    """The joint log prior of each draw, one compiled call per draw (the former method)."""
+    plain = remove_value_transforms(model)
+    terms = [t.sum() for t in plain.logp(vars=plain.free_RVs, jacobian=False, sum=False)]
+    f = plain.compile_fn(
+        terms, inputs=plain.value_vars, on_unused_input="ignore", mode=get_mode("FAST_COMPILE")
+    )
+    values = {plain.rvs_to_values[rv].name: post[rv.name].values for rv in plain.free_RVs}
+    return np.array(
+        [
+            [float(np.sum(f({k: v[c, d] for k, v in values.items()}))) for d in range(DRAWS)]
+            for c in range(CHAINS)
+        ]
+    )
+
+
+def _with_reference_densities(model: pm.Model, tree: xr.DataTree) -> xr.DataTree:
+    post = tree["posterior"].to_dataset()
+    ll = pm.compute_log_likelihood(
+        xr.DataTree.from_dict({"/posterior": post}),
+        model=model,
+        extend_inferencedata=False,
+        progressbar=False,
+        compile_kwargs={"mode": "FAST_COMPILE"},
+    )
+    out = tree.copy()
+    ll = ll["log_likelihood"].to_dataset() if isinstance(ll, xr.DataTree) else ll
+    out["log_likelihood"] = xr.DataTree(ll)
+    lp = _reference_log_prior(model, post)
+    out["log_prior"] = xr.DataTree(
+        xr.Dataset({"prior": ((CHAIN, DRAW), lp)}, coords={CHAIN: post[CHAIN], DRAW: post[DRAW]})
+    )
+    return out
+
+
+@pytest.fixture(scope="module")
+def both(draws):
+    model, tree = draws
+    return add_log_densities(tree, model), _with_reference_densities(model, tree)
+
+
+def test_log_prior_equals_per_draw_computation(both):
+    new, ref = both
+    a = new["log_prior"]["prior"].transpose(CHAIN, DRAW).values
+    b = ref["log_prior"]["prior"].values
+    assert a.shape == (CHAINS, DRAWS)
+    assert np.all(np.isfinite(a))
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-8)
+    # draws differ, so must their densities (a constant would pass a shape check)
+    assert np.ptp(a) > 1.0
+
+
+def test_log_likelihood_equals_pymc_per_draw(both):
+    new, ref = both
+    a, b = new["log_likelihood"].to_dataset(), ref["log_likelihood"].to_dataset()
+    assert set(a.data_vars) == set(b.data_vars) and len(a.data_vars) >= 5
+    for name in b.data_vars:
+        assert a[name].dims == b[name].dims, name
+        np.testing.assert_allclose(
+            a[name].values, b[name].transpose(*a[name].dims).values, rtol=1e-10, atol=1e-8
+        )
+        for d in a[name].dims[2:]:
+            np.testing.assert_array_equal(a[d].values, b[d].values)
+
+
+def test_sensitivity_table_unchanged(both):
+    new, ref = both
+    names = ["share_ar_rho", "psi_before", "ruble_scale", "hashrate_share", "hidden_inflow_usd"]
+    a, b = sensitivity(new, names), sensitivity(ref, names)
+    assert list(a.columns) == list(b.columns)
+    assert (a["diagnosis"] == b["diagnosis"]).all()
+    num = a.columns.drop(["variable", "diagnosis"])
+    np.testing.assert_allclose(a[num].to_numpy(float), b[num].to_numpy(float), atol=1e-9)
+
+
+def test_derived_quantities_equal_pymc_per_draw(draws):
+    from nowcast.fit import compute_deterministics
+
+    model, tree = draws
+    post = tree["posterior"].to_dataset()[[v.name for v in model.free_RVs]]
+    new = compute_deterministics(post, model)
+    ref = pm.compute_deterministics(
+        post, model=model, progressbar=False, compile_kwargs={"mode": "FAST_COMPILE"}
+    )
+    assert set(new.data_vars) == set(ref.data_vars) >= {"hidden_inflow_usd", "region_share"}
+    for name in ref.data_vars:
+        assert new[name].dims == ref[name].dims, name
+        for d in new[name].dims:
+            np.testing.assert_array_equal(new[d].values, ref[d].values)
+        np.testing.assert_allclose(new[name].values, ref[name].values, rtol=1e-12, atol=0)
+    assert float(new["hidden_inflow_usd"].std()) > 0
