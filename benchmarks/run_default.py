@@ -35,6 +35,8 @@ C_START = time.process_time()
 
 
 class Stages:
+    # Not nowcast.fit's stage timer: importing it would import pymc before the "import"
+    # stage starts, and that stage is what measures the package's import time.
     def __init__(self) -> None:
         self.rows: list[tuple[str, float, float]] = []
 
