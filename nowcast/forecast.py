@@ -145,34 +145,94 @@ def _last(series: xr.DataArray) -> float:
     return float(values[np.isfinite(values)][-1])
 
 
-def forecast(
+@dataclass(frozen=True)
+class ForecastPaths:
+    """The random and fixed inputs of a forecast, one row per posterior draw (``sample``) and
+    one column per month ahead: driver paths (``btc_price_usd``, ``brent_usd_per_bbl``,
+    ``btc_hashrate_eh_s``, ``key_rate_pct``, ``issuance_btc``, ``network_revenue_usd``,
+    and ``usd_rub``, NaN where the ruble equation moves it), the share's standard normal AR(1)
+    innovations and the ruble's Student-t shocks (RUB-per-USD log change).
+
+    Kept apart from ``push_forward`` so an update can replace some drivers by the figures a
+    release brought and push the same draws through the same innovations (``with_drivers``)."""
+
+    months: pd.DatetimeIndex
+    drivers: dict[str, np.ndarray]
+    share_innovations: np.ndarray
+    ruble_shocks: np.ndarray
+
+    def with_drivers(self, known: dict[str, pd.Series]) -> ForecastPaths:
+        """These paths with ``known`` monthly values (driver -> values by month) in place of
+        the simulated ones; months outside the paths are ignored. Network revenue follows a
+        known BTC price only where it is not itself known."""
+        drivers = {k: v.copy() for k, v in self.drivers.items()}
+        for name, values in known.items():
+            if name not in drivers:
+                raise KeyError(f"{name}: not a forecast driver ({sorted(drivers)})")
+            for j, month in enumerate(self.months):
+                if month in values.index and np.isfinite(values[month]):
+                    drivers[name][:, j] = values[month]
+        return ForecastPaths(self.months, drivers, self.share_innovations, self.ruble_shocks)
+
+    def head(self, n_months: int) -> ForecastPaths:
+        """The first ``n_months`` months of these paths."""
+        return ForecastPaths(
+            self.months[:n_months],
+            {k: v[:, :n_months] for k, v in self.drivers.items()},
+            self.share_innovations[:, :n_months],
+            self.ruble_shocks[:, :n_months],
+        )
+
+
+def stacked_posterior(tree: xr.DataTree) -> xr.Dataset:
+    """The posterior with (chain, draw) stacked into ``sample``: the draws forecasts push."""
+    return tree["posterior"].to_dataset().stack({SAMPLE: (CHAIN, DRAW)})
+
+
+def forecast_months(tree: xr.DataTree, horizon: int) -> pd.DatetimeIndex:
+    """The ``horizon`` months after a run's last fitted month."""
+    fitted = pd.DatetimeIndex(tree["posterior"][MONTH].values)
+    return pd.date_range(fitted[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
+
+
+def draw_paths(
     tree: xr.DataTree,
     horizon: int = 6,
     scenario: Scenario | None = None,
     *,
     seed: int = 0,
-) -> xr.Dataset:
-    """Paths h = 1..``horizon`` months after the last fitted month, one per posterior draw.
-
-    Each draw goes forward through the model's own transitions (``nowcast.model.equations``):
-    the share's logit AR(1) around its long-run level, fleet efficiency and power, psi by the
-    forecast month's date (the spec's legalisation date), the electricity bill at the month's
-    own rate, and the ruble equation with its oil and key-rate terms and Student-t shocks.
-
-    Returns a Dataset on dims (``sample``, ``month``): ``hidden_inflow_usd`` (USD per month),
-    ``usd_rub`` (RUB per USD, monthly mean), ``hashrate_share``, ``share_logit``,
-    ``mining_power_gw`` and the driver paths; attrs name the scenario."""
+) -> ForecastPaths:
+    """The driver paths, share innovations and ruble shocks of ``forecast`` for a run: the
+    same ``seed`` gives the same paths, so a forecast can be reproduced exactly."""
     if horizon < 1:
         raise NowcastError(f"horizon must be at least 1 month, got {horizon}")
     scenario = scenario or Scenario()
-    spec = spec_of(tree)
-    post = tree["posterior"].to_dataset().stack({SAMPLE: (CHAIN, DRAW)})
+    post = stacked_posterior(tree)
     panel = tree["panel"].to_dataset()
-    fitted = pd.DatetimeIndex(post[MONTH].values)
-    months = pd.date_range(fitted[-1] + pd.offsets.MonthBegin(1), periods=horizon, freq="MS")
+    months = forecast_months(tree, horizon)
     n = post.sizes[SAMPLE]
     rng = np.random.default_rng(seed)
-    drv = _driver_paths(panel, months, n, scenario, rng)
+    drivers = _driver_paths(panel, months, n, scenario, rng)
+    drivers["usd_rub"] = np.full((n, horizon), np.nan)
+    innovations = rng.standard_normal((n, horizon))
+    nu = post["ruble_nu"].values[:, None] + 2.0
+    shocks = rng.standard_t(nu, size=(n, horizon)) * post["ruble_scale"].values[:, None]
+    return ForecastPaths(months, drivers, innovations, shocks)
+
+
+def push_forward(
+    post: xr.Dataset, panel: xr.Dataset, paths: ForecastPaths, legalisation: str
+) -> dict[str, np.ndarray]:
+    """Each posterior draw of ``post`` (stacked, ``stacked_posterior``) pushed through the
+    model's own transitions and equations (``nowcast.model.equations``) over ``paths.months``,
+    which follow the last month of ``post`` and ``panel``: the share's logit AR(1) around its
+    long-run level, fleet efficiency and power, psi by the month's date against
+    ``legalisation``, the electricity bill at the month's own rate, and the ruble equation
+    with its oil and key-rate terms and Student-t shocks (where ``usd_rub`` is known, the known
+    rate is used instead). Returns arrays (sample x month), money in USD bn per month."""
+    months = paths.months
+    n, horizon = paths.share_innovations.shape
+    drv = paths.drivers
 
     def p(name: str) -> np.ndarray:
         return post[name].values
@@ -186,10 +246,9 @@ def forecast(
     # Russia's hashrate share: the fitted AR(1) carried on from each draw's last month
     mean = p("share_logit_mean")
     last = post["share_logit"].isel({MONTH: -1}).values
-    innovations = rng.standard_normal((n, horizon))
     scales = np.broadcast_to(col("share_step_sd"), (n, horizon))
     deviation = eq.ar1_deviation_path(
-        last - mean, p("share_ar_rho"), scales, innovations, horizon, np
+        last - mean, p("share_ar_rho"), scales, paths.share_innovations, horizon, np
     )
     share_logit = mean[:, None] + deviation
     share = eq.logistic(share_logit, np)
@@ -198,7 +257,7 @@ def forecast(
     )
     power = eq.mining_power_gw(share, drv["btc_hashrate_eh_s"], eff, col("overhead_pue"))
     revenue = eq.mining_revenue_usd_bn(share, drv["network_revenue_usd"])
-    after = np.asarray(months >= pd.Timestamp(spec.legalisation))
+    after = np.asarray(months >= pd.Timestamp(legalisation))
     psi = eq.converted_fraction(after, col("psi_before"), col("psi_after"), np)
 
     def changes(name: str, driver: str, log: bool) -> np.ndarray:
@@ -207,18 +266,23 @@ def forecast(
 
     dlog_oil = changes("brent_usd_per_bbl", "brent_usd_per_bbl", log=True)
     d_rate = changes("key_rate_pct", "key_rate_pct", log=False)
-    shocks = rng.standard_t(col("ruble_nu") + 2.0, size=(n, horizon)) * col("ruble_scale")
+    known_rate = drv["usd_rub"]
 
     inflow = np.empty((n, horizon))
     usd_rub = np.empty((n, horizon))
     u_prev = np.full(n, _last(panel["usd_rub_mean"]))
+
+    def inflow_at(j: int, rate: np.ndarray) -> np.ndarray:
+        cost = eq.electricity_cost_usd_bn(
+            power[:, j], hours[j], p("electricity_price_rub_per_kwh"), rate
+        )
+        return eq.hidden_inflow_usd_bn(cost, revenue[:, j], psi[:, j])
+
     for j in range(horizon):
-        u = u_prev
+        known = np.isfinite(known_rate[:, j])
+        u = np.where(known, known_rate[:, j], u_prev)
         for _ in range(3):  # the bill is converted at the month's rate, which F moves
-            cost = eq.electricity_cost_usd_bn(
-                power[:, j], hours[j], p("electricity_price_rub_per_kwh"), u
-            )
-            inflow[:, j] = eq.hidden_inflow_usd_bn(cost, revenue[:, j], psi[:, j])
+            inflow[:, j] = inflow_at(j, u)
             dlog_u = (
                 eq.ruble_dlog_mean(
                     p("ruble_intercept"),
@@ -229,22 +293,50 @@ def forecast(
                     p("ruble_gamma"),
                     inflow[:, j],
                 )
-                + shocks[:, j]
+                + paths.ruble_shocks[:, j]
             )
-            u = u_prev * np.exp(dlog_u)
+            u = np.where(known, known_rate[:, j], u_prev * np.exp(dlog_u))
+        inflow[:, j] = inflow_at(j, u)
         usd_rub[:, j] = u
         u_prev = u
-    res = {
-        "hidden_inflow_usd": inflow * 1e9,
+    return {
+        "hidden_inflow_usd_bn": inflow,
         "usd_rub": usd_rub,
         "hashrate_share": share,
         "share_logit": share_logit,
         "mining_power_gw": power,
     }
-    coords = {SAMPLE: np.arange(n), MONTH: months}
+
+
+def forecast(
+    tree: xr.DataTree,
+    horizon: int = 6,
+    scenario: Scenario | None = None,
+    *,
+    seed: int = 0,
+) -> xr.Dataset:
+    """Paths h = 1..``horizon`` months after the last fitted month, one per posterior draw.
+
+    Each draw goes forward through the model's own transitions (``push_forward``) under the
+    paths ``draw_paths`` gives for ``seed``: the same seed, the same forecast.
+
+    Returns a Dataset on dims (``sample``, ``month``): ``hidden_inflow_usd`` (USD per month),
+    ``usd_rub`` (RUB per USD, monthly mean), ``hashrate_share``, ``share_logit``,
+    ``mining_power_gw`` and the driver paths; attrs name the scenario."""
+    scenario = scenario or Scenario()
+    paths = draw_paths(tree, horizon, scenario, seed=seed)
+    spec = spec_of(tree)
+    post = stacked_posterior(tree)
+    out = push_forward(post, tree["panel"].to_dataset(), paths, spec.legalisation)
+    res = {
+        "hidden_inflow_usd": out.pop("hidden_inflow_usd_bn") * 1e9,
+        **out,
+    }
+    coords = {SAMPLE: np.arange(post.sizes[SAMPLE]), MONTH: paths.months}
     ds = xr.Dataset({k: ((SAMPLE, MONTH), v) for k, v in res.items()}, coords=coords)
     for k in SCENARIO_DRIVERS_OUT:
-        ds[k] = ((SAMPLE, MONTH), drv[k])
+        ds[k] = ((SAMPLE, MONTH), paths.drivers[k])
+    fitted = pd.DatetimeIndex(tree["posterior"][MONTH].values)
     ds.attrs.update(
         scenario=scenario.name,
         scenario_file=scenario.source,

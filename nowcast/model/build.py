@@ -168,8 +168,8 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             # one region: its trend directly, with the pooled scale's prior scale as its sd
             trend = pm.Normal("alloc_trend", 0.0, P["alloc_trend_sd"].sigma, dims=MINING_REGION)
         ban_eff = prior("ban_effect", P["ban_effect"])
-        centre = data.years_since_start - data.years_since_start.mean()
-        logits = alloc[:, None] + trend[:, None] * centre[None, :] - ban_eff * data.ban
+        years = data.years_from_allocation_reference
+        logits = alloc[:, None] + trend[:, None] * years[None, :] - ban_eff * data.ban
         region_share = pm.Deterministic(
             "region_share", eq.region_share(logits, pt), dims=(REGION, MONTH)
         )

@@ -20,6 +20,12 @@ from nowcast.model.spec import ModelSpec
 
 __all__ = ["CBECI_OBSERVER", "Block", "ModelData", "block_from_panel", "prepare"]
 
+# The allocation's slow trend is measured from this fixed month, not from the window's middle:
+# adding months to the window (an update) must not change what the allocation's level means,
+# or carried-forward draws would no longer be draws of the same model. It is the middle of
+# the default window (2016-01 to 2025-10).
+ALLOCATION_TREND_REFERENCE = pd.Timestamp("2021-01-01")
+
 DRIVERS = {
     "hashrate_eh_s": "btc_hashrate_eh_s",
     "network_revenue_usd": "btc_miner_revenue_usd",
@@ -54,6 +60,7 @@ class ModelData:
     month_of_year: np.ndarray
     years_since_start: np.ndarray
     years_since_2019: np.ndarray
+    years_from_allocation_reference: np.ndarray
     year_index: np.ndarray
     years: list[int]
     after_legalisation: np.ndarray
@@ -171,6 +178,8 @@ def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
         month_of_year=(months.month.to_numpy() - 1).astype(float),
         years_since_start=ds,
         years_since_2019=d19,
+        years_from_allocation_reference=(months - ALLOCATION_TREND_REFERENCE).days.to_numpy()
+        / 365.25,
         year_index=np.array([years.index(y) for y in years_all]),
         years=years,
         after_legalisation=np.asarray(months >= pd.Timestamp(spec.legalisation)),
