@@ -209,17 +209,50 @@ def compute_deterministics(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset
         for rv in plain.free_RVs
     ]
     results = batched_function(inputs, outputs)(*values)
-    out = xr.Dataset(coords={CHAIN: posterior[CHAIN], DRAW: posterior[DRAW]})
-    for var, arr in zip(plain.deterministics, results, strict=True):
+    arrays = {var.name: arr for var, arr in zip(plain.deterministics, results, strict=True)}
+    return draws_dataset(model, arrays, posterior[CHAIN], posterior[DRAW])
+
+
+def draws_dataset(
+    model: pm.Model, arrays: dict[str, np.ndarray], chains: object, draws: object
+) -> xr.Dataset:
+    """Named quantities of ``model`` (name -> array with the draws first, chain-major) as a
+    posterior Dataset on (chain, draw, the model's dims), with the model's coordinates."""
+    chains, draws = np.asarray(chains), np.asarray(draws)
+    out = xr.Dataset(coords={CHAIN: chains, DRAW: draws})
+    for name, arr in arrays.items():
         core = arr.shape[1:]
-        dims = list(model.named_vars_to_dims.get(var.name, ()))
+        dims = list(model.named_vars_to_dims.get(name, ()))
         if len(dims) != len(core):
-            dims = [f"{var.name}_dim_{i}" for i in range(len(core))]
+            dims = [f"{name}_dim_{i}" for i in range(len(core))]
         coords = {d: (d, list(model.coords[d])) for d in dims if model.coords.get(d) is not None}
-        out[var.name] = xr.DataArray(
-            arr.reshape(n_chain, n_draw, *core), dims=[CHAIN, DRAW, *dims], coords=coords
+        out[name] = xr.DataArray(
+            arr.reshape(len(chains), len(draws), *core), dims=[CHAIN, DRAW, *dims], coords=coords
         )
     return out
+
+
+def evaluate_draws(
+    model: pm.Model, values: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Every derived quantity and the elementwise log likelihood of every observed variable of
+    ``model`` at the draws ``values`` (free variable name -> array with the draws first, on
+    the variables' own constrained scale), in one vectorised pass compiled once.
+
+    Returns ``(deterministics, log_likelihood)``, each name -> array with the draws first.
+    An update uses it to carry a posterior into a model with more data without refitting."""
+    from pymc.model.transform.conditioning import remove_value_transforms
+
+    plain = remove_value_transforms(model)
+    inputs = [plain.rvs_to_values[rv] for rv in plain.free_RVs]
+    dets = plain.replace_rvs_by_values(plain.deterministics)
+    observed = list(plain.observed_RVs)
+    ll = plain.logp(vars=observed, jacobian=False, sum=False) if observed else []
+    arrays = [np.asarray(values[rv.name], dtype=float) for rv in plain.free_RVs]
+    results = batched_function(inputs, [*dets, *ll])(*arrays)
+    det_out = {v.name: r for v, r in zip(plain.deterministics, results[: len(dets)], strict=True)}
+    ll_out = {v.name: r for v, r in zip(observed, results[len(dets) :], strict=True)}
+    return det_out, ll_out
 
 
 def _panel_for_netcdf(panel: xr.Dataset) -> xr.Dataset:
@@ -229,6 +262,35 @@ def _panel_for_netcdf(panel: xr.Dataset) -> xr.Dataset:
         if var.dtype == object:
             out[name] = var.astype(str)
     return out
+
+
+def run_tree(
+    posterior: xr.Dataset,
+    sample_stats: xr.Dataset,
+    panel: xr.Dataset,
+    data: ModelData,
+    prior: xr.DataTree,
+) -> xr.DataTree:
+    """A run's groups: the posterior, the sampler's statistics, the panel, the evidence as
+    the model saw it, and the prior, prior predictive and observed data of ``prior``."""
+    children = {
+        "posterior": posterior,
+        "sample_stats": sample_stats,
+        "panel": _panel_for_netcdf(panel),
+        EVIDENCE_GROUP: evidence_dataset(data),
+    }
+    for group in ("prior", "prior_predictive", "observed_data"):
+        if group in prior.children:
+            children[group] = prior[group].to_dataset()
+    return xr.DataTree.from_dict({f"/{k}": v for k, v in children.items()})
+
+
+def prior_draws_of(model: pm.Model, draws: int, seed: int) -> xr.DataTree:
+    """Prior and prior predictive draws of ``model`` (compiled for speed of compiling)."""
+    with quiet_pymc():
+        return pm.sample_prior_predictive(
+            draws=draws, model=model, random_seed=seed, compile_kwargs=FORWARD_COMPILE
+        )
 
 
 def fit(
@@ -257,26 +319,12 @@ def fit(
         posterior = tree["posterior"].to_dataset()
         derived = compute_deterministics(posterior, model)
         posterior = xr.merge([posterior, derived], compat="override", join="outer")
-    with stage("prior_predictive_s"), quiet_pymc():
-        prior = pm.sample_prior_predictive(
-            draws=prior_draws,
-            model=model,
-            random_seed=s.seed + 1,
-            compile_kwargs=FORWARD_COMPILE,
-        )
+    with stage("prior_predictive_s"):
+        prior = prior_draws_of(model, prior_draws, s.seed + 1)
     timings = {k: stage.wall[k] for k in ("compile_s", "sampling_s")}
     timings["postprocess_s"] = stage.wall["deterministics_s"] + stage.wall["prior_predictive_s"]
 
-    children = {
-        "posterior": xr.DataTree(posterior),
-        "sample_stats": xr.DataTree(tree["sample_stats"].to_dataset()),
-        "panel": xr.DataTree(_panel_for_netcdf(panel)),
-        EVIDENCE_GROUP: xr.DataTree(evidence_dataset(data)),
-    }
-    for group in ("prior", "prior_predictive", "observed_data"):
-        if group in prior.children:
-            children[group] = xr.DataTree(prior[group].to_dataset())
-    out = xr.DataTree.from_dict({f"/{k}": v.to_dataset() for k, v in children.items()})
+    out = run_tree(posterior, tree["sample_stats"].to_dataset(), panel, data, prior)
     out.attrs.update(
         {
             "model": spec.name,

@@ -109,15 +109,12 @@ def _driver_paths(
     """Driver paths (sample x horizon) from fitted random walks or the scenario."""
     h = len(months)
     out: dict[str, np.ndarray] = {}
-    for name, drift in (
-        ("btc_price_usd", True),
-        ("brent_usd_per_bbl", False),
-        ("btc_hashrate_eh_s", True),
-    ):
+    walks = (("btc_price_usd", True), ("brent_usd_per_bbl", False), ("btc_hashrate_eh_s", True))
+    for (name, drift), stream in zip(walks, rng.spawn(len(walks)), strict=True):
         hist = panel[name].values.astype(float)
         hist = hist[np.isfinite(hist)]
         mu, sd = _log_rw(hist, drift)
-        steps = mu + sd * rng.standard_normal((n, h))
+        steps = mu + sd * _by_month(stream.standard_normal((h, n)))
         path = hist[-1] * np.exp(np.cumsum(steps, axis=1))
         fixed = scenario.paths.get(name, {})
         for j, m in enumerate(months):
@@ -138,6 +135,11 @@ def _driver_paths(
     out["issuance_btc"] = np.broadcast_to(issuance, (n, h)).copy()
     out["network_revenue_usd"] = (issuance + fees)[None, :] * out["btc_price_usd"]
     return out
+
+
+def _by_month(draws: np.ndarray) -> np.ndarray:
+    """(month, sample) draws as (sample, month)."""
+    return np.ascontiguousarray(draws.T)
 
 
 def _last(series: xr.DataArray) -> float:
@@ -211,12 +213,16 @@ def draw_paths(
     panel = tree["panel"].to_dataset()
     months = forecast_months(tree, horizon)
     n = post.sizes[SAMPLE]
-    rng = np.random.default_rng(seed)
-    drivers = _driver_paths(panel, months, n, scenario, rng)
+    # one stream per component, each drawn month by month: a longer horizon extends the same
+    # paths rather than drawing new ones, so an update can reproduce any earlier forecast
+    rng_drivers, rng_share, rng_ruble = np.random.default_rng(seed).spawn(3)
+    drivers = _driver_paths(panel, months, n, scenario, rng_drivers)
     drivers["usd_rub"] = np.full((n, horizon), np.nan)
-    innovations = rng.standard_normal((n, horizon))
-    nu = post["ruble_nu"].values[:, None] + 2.0
-    shocks = rng.standard_t(nu, size=(n, horizon)) * post["ruble_scale"].values[:, None]
+    innovations = _by_month(rng_share.standard_normal((horizon, n)))
+    nu = post["ruble_nu"].values + 2.0
+    shocks = _by_month(rng_ruble.standard_t(nu, size=(horizon, n))) * post["ruble_scale"].values[
+        :, None
+    ]
     return ForecastPaths(months, drivers, innovations, shocks)
 
 

@@ -23,7 +23,7 @@ import xarray as xr
 from pydantic import ValidationError
 
 from nowcast.errors import NowcastError
-from nowcast.files import write_csv
+from nowcast.files import write_atomic, write_csv
 from nowcast.fit import Diagnostics, FitResult, load_run, save_run
 from nowcast.forecast import Scenario, forecast
 from nowcast.model.spec import ModelSpec, Sampler, load_spec
@@ -31,6 +31,7 @@ from nowcast.report import ReportPaths, headline, render_report
 from nowcast.store import Store, default_store_dir, parse_day
 
 BASELINE = "baseline"
+LOG_LIKELIHOOD_FILE = "log_likelihood.nc"
 
 
 # --------------------------------------------------------------------------- results
@@ -111,6 +112,9 @@ class Identification:
     narrowing: pd.DataFrame
     sensitivity: pd.DataFrame
     ablation: pd.DataFrame | None = None
+    # each observation's log likelihood at each draw (the ``log_likelihood`` group): saved
+    # beside the posterior, so an update need not rebuild this run's model to reweight it
+    log_likelihood: xr.Dataset | None = None
 
 
 @dataclass(frozen=True)
@@ -329,14 +333,15 @@ def identify(
     from nowcast import identify as ident
 
     narrow = ident.narrowing(tree)
-    sens = ident.sensitivity(ident.add_log_densities(tree))
+    dense = ident.add_log_densities(tree)
+    sens = ident.sensitivity(dense)
     abl = None
     if ablation:
         sampler = ident.spec_of(tree).sampler
         if ablation_draws is not None:
             sampler = sampler_settings(ident.spec_of(tree), draws=ablation_draws)
         abl = ident.ablation(tree["panel"].to_dataset(), sampler=sampler, full=tree)
-    return Identification(narrow, sens, abl)
+    return Identification(narrow, sens, abl, dense["log_likelihood"].to_dataset())
 
 
 def save_identification(result: Identification, run_path: Path) -> list[Path]:
@@ -348,6 +353,13 @@ def save_identification(result: Identification, run_path: Path) -> list[Path]:
     ]
     if result.ablation is not None:
         paths.append(write_csv(result.ablation, run_path / "ablation.csv"))
+    if result.log_likelihood is not None:
+        ll = result.log_likelihood
+        paths.append(
+            write_atomic(
+                run_path / LOG_LIKELIHOOD_FILE, lambda tmp: ll.to_netcdf(tmp, engine="h5netcdf")
+            )
+        )
     return paths
 
 

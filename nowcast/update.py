@@ -1,0 +1,555 @@
+"""``nowcast update``: new releases in, an updated nowcast out, its revision explained.
+
+Each file is validated and stored as a new vintage (as ``ingest`` does). The releases of an
+update are the store's ingests since the current nowcast (the latest one the history
+records), so an update that was killed before recording its nowcast is completed by the next
+one. The nowcast is then updated on the fast path (the last run's draws carried forward and
+importance-weighted, ``nowcast.reweight``) or refitted when reweighting cannot stand for a fit;
+the run folder gets the posterior, ``update.json`` (path, Pareto k, why), ``revision.csv``
+(the news) and the report; the nowcast is recorded in the history last, so a run folder is
+current only once it is complete.
+
+One update at a time: the whole update holds the store's writer lock (other writers wait up
+to ``$NOWCAST_LOCK_TIMEOUT`` seconds, then are refused with a message naming the holder).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from nowcast.constants import CHAIN, DRAW, MONTH
+from nowcast.errors import NowcastError
+from nowcast.files import write_atomic, write_csv
+from nowcast.forecast import SAMPLE
+from nowcast.intervals import interval_summary
+
+HEADLINE_QUANTITY = "hidden_inflow_usd"
+UPDATE_FILE = "update.json"
+REVISION_FILE = "revision.csv"
+DEFAULT_HORIZON = 6
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One file of an update and the source that parses it."""
+
+    path: Path
+    source: str
+    published: str | None = None
+
+
+@dataclass
+class UpdateResult:
+    """What ``update`` did."""
+
+    status: str  # "updated", "nothing new" or "refused"
+    stored: list[str] = field(default_factory=list)  # files with figures new to the store
+    unchanged: list[str] = field(default_factory=list)  # files the store already held
+    refused: dict[str, str] = field(default_factory=dict)  # file -> why
+    waiting: list[str] = field(default_factory=list)  # what the nowcast waits for
+    path: str | None = None  # "fast" or "refit"
+    reason: str = ""  # why the update refitted
+    pareto_k: float | None = None
+    ess: float | None = None
+    run_path: Path | None = None
+    revision: pd.DataFrame | None = None
+    headline: dict[str, Any] = field(default_factory=dict)
+    nowcast_id: int | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def _stacked(values: xr.DataArray) -> np.ndarray:
+    """(sample, month) draws of a posterior variable, chain-major like the forecasts."""
+    arr = values.transpose(CHAIN, DRAW, MONTH).values
+    return arr.reshape(arr.shape[0] * arr.shape[1], arr.shape[2])
+
+
+def month_draws(tree: xr.DataTree, baseline: xr.Dataset | None) -> dict[pd.Timestamp, tuple]:
+    """Each month's hidden inflow draws (USD) and status: fitted months from the posterior,
+    later months from the baseline forecast (same draw order)."""
+    post = tree["posterior"][HEADLINE_QUANTITY]
+    months = pd.DatetimeIndex(post[MONTH].values)
+    draws = _stacked(post)
+    out = {m: (draws[:, j], "fitted") for j, m in enumerate(months)}
+    if baseline is not None:
+        fc = baseline[HEADLINE_QUANTITY].transpose(SAMPLE, MONTH)
+        for j, m in enumerate(pd.DatetimeIndex(fc[MONTH].values)):
+            out[m] = (fc.values[:, j], "forecast")
+    return out
+
+
+def nowcast_estimates(tree: xr.DataTree, baseline: xr.Dataset | None) -> pd.DataFrame:
+    """The history's estimates of one nowcast: the hidden inflow (USD per month) of every
+    month (fitted or forecast) and of every quarter whose months it all covers, with mean,
+    median and 80% and 95% intervals (``interval_summary``, so the report agrees)."""
+    draws = month_draws(tree, baseline)
+    months = sorted(draws)
+    rows = []
+    targets: list[tuple[str, str, list[pd.Timestamp]]] = [
+        (f"{m:%Y-%m}", "month", [m]) for m in months
+    ]
+    for q in sorted({m.to_period("Q") for m in months}):
+        qm = list(pd.period_range(q.start_time, q.end_time, freq="M").to_timestamp())
+        if all(m in draws for m in qm):
+            targets.append((str(q), "quarter", qm))
+    for label, freq, ms in targets:
+        total = np.sum([draws[m][0] for m in ms], axis=0)
+        status = "forecast" if any(draws[m][1] == "forecast" for m in ms) else "fitted"
+        s = interval_summary(xr.DataArray(total, dims=[SAMPLE]), SAMPLE).iloc[0]
+        rows.append(
+            {
+                "target": label,
+                "freq": freq,
+                "period_start": ms[0],
+                "period_end": ms[-1] + pd.offsets.MonthEnd(0),
+                "status": status,
+                "quantity": HEADLINE_QUANTITY,
+                "mean": float(s["mean"]),
+                "median": float(s["median"]),
+                "lower_80": float(s["lower_80"]),
+                "upper_80": float(s["upper_80"]),
+                "lower_95": float(s["lower_95"]),
+                "upper_95": float(s["upper_95"]),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def target_values(estimates: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Target label -> (median, 80% interval width) of a nowcast's estimates."""
+    return {
+        str(r.target): (float(r.median), float(r.upper_80 - r.lower_80))
+        for r in estimates.itertuples()
+    }
+
+
+# --------------------------------------------------------------------------- gathering
+
+
+def resolve_files(
+    files: Sequence[str | Path], source: str | None, published: str | None
+) -> list[Incoming]:
+    """The files named on the command line with their sources: ``source`` for all, or each
+    file's own format (``nowcast.sources.recognise_source``)."""
+    from nowcast.sources import get_source, recognise_source
+
+    out = []
+    for f in files:
+        path = Path(f)
+        name = get_source(source).name if source else recognise_source(path).name
+        out.append(Incoming(path, name, published))
+    return out
+
+
+def validate(item: Incoming) -> None:
+    """Parse and validate one file without storing anything (``SourceError`` naming the file,
+    line and field)."""
+    from nowcast.sources import get_source
+    from nowcast.store import parse_day
+
+    pub = parse_day(item.published, "--published") if item.published else None
+    get_source(item.source).load(item.path, published=pub)
+
+
+# --------------------------------------------------------------------------- the window
+
+
+def trim_to_drivers(panel: xr.Dataset) -> tuple[xr.Dataset, list[str]]:
+    """The panel cut at the last month every driver reaches (drivers are treated as known), and
+    what the months after it wait for: a release that brings months others do not cover yet
+    is stored, and the nowcast moves on when they land."""
+    from nowcast.model.data import DRIVERS
+
+    months = pd.DatetimeIndex(panel[MONTH].values)
+    complete = np.ones(len(months), dtype=bool)
+    missing: dict[str, list[pd.Timestamp]] = {}
+    for var in DRIVERS.values():
+        if var not in panel:
+            continue
+        known = np.isfinite(panel[var].values.astype(float))
+        complete &= known
+        missing[var] = list(months[~known])
+    if complete.all():
+        return panel, []
+    last = len(months) - 1
+    while last >= 0 and not complete[last]:
+        last -= 1
+    if last < 1:
+        return panel, []  # nothing to trim to: ``prepare`` names the missing driver
+    end = months[last]
+    cut = panel.isel({MONTH: slice(0, last + 1)})
+    ends = pd.to_datetime(cut["obs_period_end"].values)
+    keep = np.nonzero(ends <= end + pd.offsets.MonthEnd(0))[0]
+    cut = cut.isel(period_obs=keep)
+    waiting = []
+    for var, gaps in missing.items():
+        later = [m for m in gaps if m > end]
+        if later:
+            waiting.append(f"{var} for {', '.join(f'{m:%Y-%m}' for m in later)}")
+    if waiting:
+        cut.attrs["waiting_for"] = "; ".join(waiting)
+    return cut, waiting
+
+
+# --------------------------------------------------------------------------- the update
+
+
+def _previous_meta(run_path: Path) -> dict[str, Any]:
+    """The forecast settings the previous nowcast was made with (``update.json``; a run
+    from ``nowcast run`` records them there too)."""
+    path = Path(run_path) / UPDATE_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _new_run_folder(store_dir: Path, tree: xr.DataTree) -> Path:
+    from datetime import UTC, datetime
+
+    from nowcast.fit import run_dir
+
+    tree.attrs["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    folder = run_dir(store_dir, tree)
+    n = 1
+    while folder.exists():  # two updates within one second
+        n += 1
+        folder = folder.with_name(f"{run_dir(store_dir, tree).name}_{n}")
+    folder.mkdir(parents=True)
+    return folder
+
+
+def _save_tree(tree: xr.DataTree, folder: Path) -> None:
+    write_atomic(folder / "posterior.nc", lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def explain_revision(
+    news: Any,
+    targets: list[Any],
+    previous: dict[str, tuple[float, float]],
+    current: dict[str, tuple[float, float]],
+    path: str,
+) -> pd.DataFrame:
+    """The revision table of an update (``reweight.explain``), or, when no attribution is
+    possible, the total alone with a row saying why."""
+    from nowcast.reweight import explain
+
+    label = (
+        "resampling of the reweighted draws and the new forecast of later months"
+        if path == "fast"
+        else "refit: MCMC noise and what backward reweighting cannot separate"
+    )
+    if news is not None:
+        return explain(news, targets, previous, current, label)
+    rows = []
+    for t in targets:
+        if t.label not in previous or t.label not in current:
+            continue
+        dm = current[t.label][0] - previous[t.label][0]
+        dw = current[t.label][1] - previous[t.label][1]
+        rows.append(
+            {
+                "target": t.label,
+                "release": "refit: the model's structure changed, releases cannot be separated",
+                "kind": "other",
+                "d_median_usd": dm,
+                "d_width80_usd": dw,
+            }
+        )
+        rows.append(
+            {
+                "target": t.label,
+                "release": "total",
+                "kind": "total",
+                "d_median_usd": dm,
+                "d_width80_usd": dw,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["target", "release", "kind", "d_median_usd", "d_width80_usd"]
+    )
+
+
+Notify = Any
+
+
+def update(
+    files: Sequence[str | Path] = (),
+    *,
+    source: str | None = None,
+    published: str | None = None,
+    store_dir: str | Path | None = None,
+    incoming_dir: str | Path | None = None,
+    horizon: int | None = None,
+    refit: bool = False,
+    notify: Notify = None,
+) -> UpdateResult:
+    """Store the releases in ``files`` (or, without files, every file in the incoming folder)
+    and update the current nowcast with them: the fast path when reweighting can stand for a
+    fit (or ``refit``), else a refit; save the run, its forecasts, ``revision.csv`` and report,
+    and record the nowcast in the history. Nothing new: nothing changes."""
+    from nowcast.incoming import default_incoming_dir, mark_done, mark_refused, pending
+    from nowcast.sources import recognise_source
+    from nowcast.store import Store, default_store_dir
+
+    tell = notify or (lambda _: None)
+    clock: dict[str, float] = {}
+    t0 = time.perf_counter()
+    result = UpdateResult(status="updated")
+    explicit = list(files)
+    items: list[Incoming] = []
+    from_incoming: dict[Path, Any] = {}
+    if explicit:
+        items = resolve_files(explicit, source, published)
+        for item in items:  # every file is checked before any is stored
+            validate(item)
+    else:
+        folder = Path(incoming_dir) if incoming_dir is not None else default_incoming_dir()
+        for entry in pending(folder):
+            try:
+                name = entry.source or recognise_source(entry.path).name
+                item = Incoming(entry.path, name, getattr(entry, "published", None) or published)
+                validate(item)
+            except NowcastError as exc:
+                mark_refused(entry, str(exc))
+                result.refused[entry.path.name] = str(exc)
+                continue
+            items.append(item)
+            from_incoming[item.path] = entry
+    root = Path(store_dir) if store_dir is not None else default_store_dir()
+    with Store(root, on_wait=lambda m: tell(m)) as st, st.writing():
+        for item in items:
+            res = st.ingest(item.path, item.source, published=item.published)
+            (result.stored if res.rows_added else result.unchanged).append(item.path.name)
+        clock["ingest_s"] = time.perf_counter() - t0
+        current = st.current_nowcast()
+        if current is None:
+            raise NowcastError(
+                f"no nowcast is recorded in the store {root} yet: run `nowcast run` first;"
+                " the releases are stored and the first run will use them"
+            )
+        batch_rows, names = st.rows_since(int(current["last_ingest_id"]))
+        if batch_rows.empty and not refit:
+            result.status = "nothing new"
+            _finish_incoming(from_incoming, mark_done, "nothing new for the store")
+            return result
+        last_ingest = st.last_ingest_id()
+        result = _update_nowcast(
+            st, root, current, batch_rows, names, last_ingest, result, horizon, refit, tell, clock
+        )
+    _finish_incoming(from_incoming, mark_done, "stored; nowcast updated")
+    result.seconds = clock
+    return result
+
+
+def _finish_incoming(entries: dict[Path, Any], mark_done: Any, note: str) -> None:
+    for entry in entries.values():
+        mark_done(entry, note)
+
+
+def _update_nowcast(
+    st: Any,
+    root: Path,
+    current: dict[str, Any],
+    batch_rows: pd.DataFrame,
+    names: dict[int, str],
+    last_ingest: int,
+    result: UpdateResult,
+    horizon: int | None,
+    refit: bool,
+    tell: Any,
+    clock: dict[str, float],
+) -> UpdateResult:
+    from nowcast import pipeline
+    from nowcast.fit import FitResult, diagnose, fit, free_variables, load_run, save_run
+    from nowcast.model.spec import Sampler, spec_of
+    from nowcast.reweight import RefitNeeded, backward_news, fast_update, headline_targets
+
+    t = time.perf_counter()
+    prev_path = Path(str(current["run_path"]))
+    prev = load_run(prev_path)
+    meta = _previous_meta(prev_path)
+    prev_horizon = int(meta.get("horizon", DEFAULT_HORIZON))
+    horizon = horizon or prev_horizon
+    seed = int(prev.attrs.get("seed", 0))
+    spec = spec_of(prev)
+    start = pd.Timestamp(prev["posterior"][MONTH].values[0])
+    panel = pipeline.load_panel(root, None, start=start, spec=spec)
+    panel, result.waiting = trim_to_drivers(panel)
+    clock["panel_s"] = time.perf_counter() - t
+    news = None
+    diagnostics = None
+    t = time.perf_counter()
+    try:
+        if refit:
+            raise RefitNeeded("a refit was asked for")
+        tell("fast path: carrying the last run's draws forward and reweighting them ...")
+        fast = fast_update(
+            prev,
+            panel,
+            batch_rows,
+            names,
+            horizon=prev_horizon,
+            seed=seed,
+            prior_draws=_prior_draws(prev),
+            saved_log_likelihood=_saved_log_likelihood(prev_path),
+        )
+        tree, news = fast.tree, fast.news
+        result.path, result.pareto_k, result.ess = "fast", fast.pareto_k, fast.ess
+        tree.attrs.update(
+            update_path="fast",
+            pareto_k=round(fast.pareto_k, 4),
+            importance_ess=round(fast.ess, 1),
+            previous_run=str(prev_path),
+        )
+        folder = _new_run_folder(root, tree)
+        _save_tree(tree, folder)
+        # the draws are the last fit's, reweighted: its sampler diagnostics still describe them
+        diagnostics = diagnose(prev, spec, free_variables(prev))
+    except RefitNeeded as why:
+        result.path, result.reason = "refit", why.reason
+        tell(f"refitting: {why.reason} ...")
+        sampler = Sampler(
+            sampler=str(prev.attrs.get("sampler", spec.sampler.sampler)),
+            draws=int(prev.attrs.get("draws", spec.sampler.draws)),
+            tune=int(prev.attrs.get("tune", spec.sampler.tune)),
+            chains=int(prev.attrs.get("chains", spec.sampler.chains)),
+            target_accept=float(prev.attrs.get("target_accept", spec.sampler.target_accept)),
+            seed=seed,
+        )
+        fitted: FitResult = fit(panel, spec, sampler=sampler, prior_draws=_prior_draws(prev))
+        tree = fitted.tree
+        tree.attrs.update(update_path="refit", refit_reason=why.reason, previous_run=str(prev_path))
+        folder = save_run(fitted, root)
+        diagnostics = fitted.diagnostics
+        try:
+            news = backward_news(
+                prev, tree, panel, batch_rows, names, horizon=prev_horizon, seed=seed
+            )
+        except RefitNeeded:
+            news = None
+    clock[f"{result.path}_s"] = time.perf_counter() - t
+    result.run_path = folder
+
+    t = time.perf_counter()
+    forecasts = pipeline.make_forecasts(tree, horizon)
+    estimates = nowcast_estimates(tree, forecasts[pipeline.BASELINE])
+    last_month = pd.Timestamp(tree["posterior"][MONTH].values[-1])
+    targets = headline_targets(last_month)
+    previous = _previous_targets(st, int(current["nowcast_id"]), [t.label for t in targets])
+    current_values = target_values(estimates)
+    revision = explain_revision(news, targets, previous, current_values, result.path or "")
+    write_csv(revision, folder / REVISION_FILE)
+    result.revision = revision
+    info = {
+        "path": result.path,
+        "reason": result.reason,
+        "pareto_k": result.pareto_k,
+        "importance_ess": result.ess,
+        "horizon": horizon,
+        "seed": seed,
+        "previous_run": str(prev_path),
+        "releases": sorted(set(names.values())),
+        "waiting_for": result.waiting,
+    }
+    write_atomic(
+        folder / UPDATE_FILE,
+        lambda tmp: Path(tmp).write_text(json.dumps(info, indent=2, default=str), encoding="utf-8"),
+    )
+    clock["news_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    tell("rendering the report ...")
+    ident = pipeline.identify(tree)
+    pipeline.save_identification(ident, folder)
+    pipeline.write_report(tree, folder, forecasts, identification=ident, diagnostics=diagnostics)
+    clock["report_s"] = time.perf_counter() - t
+    result.headline = pipeline.headline(tree)
+    # recorded last: a run folder is current only once everything in it is written
+    result.nowcast_id = st.record_nowcast(
+        nowcast_record(
+            tree,
+            folder,
+            estimates,
+            result.path or "refit",
+            last_ingest,
+            pareto_k=result.pareto_k,
+            ess=result.ess,
+            note=result.reason,
+        )
+    )
+    return result
+
+
+def _saved_log_likelihood(run_path: Path) -> xr.Dataset | None:
+    from nowcast.pipeline import LOG_LIKELIHOOD_FILE
+
+    path = Path(run_path) / LOG_LIKELIHOOD_FILE
+    if not path.exists():
+        return None
+    try:
+        return xr.open_dataset(path, engine="h5netcdf").load()
+    except (OSError, ValueError):  # damaged: the previous model is evaluated instead
+        return None
+
+
+def _prior_draws(tree: xr.DataTree) -> int:
+    return int(tree["prior"].sizes.get(DRAW, 500)) if "prior" in tree.children else 500
+
+
+def _previous_targets(
+    st: Any, nowcast_id: int, labels: list[str]
+) -> dict[str, tuple[float, float]]:
+    """What the previous nowcast said about each target (its forecast if it lay ahead)."""
+    out = {}
+    for label in labels:
+        rows = st.estimates(label)
+        rows = rows[rows["nowcast_id"] == nowcast_id]
+        if len(rows):
+            r = rows.iloc[-1]
+            out[label] = (float(r["median"]), float(r["upper_80"] - r["lower_80"]))
+    return out
+
+
+def nowcast_record(
+    tree: xr.DataTree,
+    run_path: Path,
+    estimates: pd.DataFrame,
+    path: str,
+    last_ingest_id: int,
+    *,
+    pareto_k: float | None = None,
+    ess: float | None = None,
+    note: str = "",
+) -> Any:
+    """The history's record of a nowcast."""
+    from datetime import UTC, datetime
+
+    from nowcast.store import NowcastRecord
+
+    return NowcastRecord(
+        recorded_at=datetime.now(UTC).replace(tzinfo=None),
+        run_path=str(run_path),
+        data_as_of=str(tree.attrs.get("data_as_of", "") or "latest"),
+        last_ingest_id=int(last_ingest_id),
+        fitted_through=pd.Timestamp(tree["posterior"][MONTH].values[-1]),
+        spec_name=str(tree.attrs.get("model", "")),
+        spec_hash=str(tree.attrs.get("spec_hash", "")),
+        data_kind=str(tree.attrs.get("data_kind", "real")),
+        path=path,
+        pareto_k=pareto_k,
+        ess=ess,
+        note=note,
+        estimates=estimates,
+    )
