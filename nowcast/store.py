@@ -660,15 +660,14 @@ class Store:
     def _log_ingest(self, values: list[object]) -> None:
         self.con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
 
-    def record_nowcast(self, record: NowcastRecord, *, now: datetime | None = None) -> int:
+    def record_nowcast(self, record: NowcastRecord) -> int:
         """Keep one nowcast and its estimates in the history (one write, all or nothing); its
         ``nowcast_id``. A record that fails its checks, or rests on an ingest the store does
         not hold, is refused with a ``StoreError`` naming the field, before any write.
-        ``now`` is when it is recorded unless the record says (default: now, UTC)."""
+        Without ``record.recorded_at`` it is recorded as of now (UTC)."""
         if self.read_only:
             raise StoreError(f"the store {self.path} was opened read-only")
-        now = now or datetime.now(UTC).replace(tzinfo=None)
-        row, estimates = check_record(record, now)
+        row, estimates = check_record(record, datetime.now(UTC).replace(tzinfo=None))
         with self.writing():
             held = self.last_ingest_id()
             if record.last_ingest_id > held:
