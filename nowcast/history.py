@@ -79,12 +79,12 @@ class NowcastRecord:
     """One nowcast to record: where it came from and its estimates.
 
     ``data_as_of`` is the as-of date (YYYY-MM-DD) of the data or ``'latest'``;
-    ``last_ingest_id`` the highest ingest_id of the store it rests on; ``fitted_through``
-    a day of the last month of its window (kept as that month's first day); ``path`` ``'run'``, ``'fast'`` or ``'refit'``; ``pareto_k``
-    the importance-sampling Pareto k (required for ``'fast'``, none for ``'run'``); ``ess`` the
-    importance-sampling effective sample size (or None); ``estimates`` one row per target and
-    quantity with the columns ``ESTIMATE_COLUMNS``; ``recorded_at`` defaults to now (UTC).
-    """
+    ``last_ingest_id`` the highest ingest_id of the store it rests on; ``fitted_through`` a
+    day of the last month of its window (kept as that month's first day); ``path`` ``'run'``,
+    ``'fast'`` or ``'refit'``; ``pareto_k`` the importance-sampling Pareto k (required for
+    ``'fast'``, none for ``'run'``); ``ess`` the importance-sampling effective sample size (or
+    None); ``estimates`` one row per target and quantity with the columns
+    ``ESTIMATE_COLUMNS``; ``recorded_at`` defaults to now (UTC)."""
 
     run_path: str | Path
     data_as_of: str
