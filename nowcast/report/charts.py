@@ -280,3 +280,66 @@ def published_chart(book: ChartBook, pub: pd.DataFrame) -> Chart | None:
         f" quantity, blue bar; orange: outside it but inside the {k}% predictive interval, grey"
         " bar, which adds the estimates' shared error; red: outside both).",
     )
+
+
+def history_chart(estimates: pd.DataFrame, target: str) -> Figure:
+    """How the estimate of ``target`` (a month ``YYYY-MM`` or a quarter ``YYYYQn``) moved
+    across the recorded nowcasts: the median and 80% interval of each, in the order recorded,
+    filled circles where the period was fitted and open squares where it was forecast.
+    ``estimates`` is ``Store.estimates(...)`` (rows of other targets are left out); a
+    ``ValueError`` when it has none of ``target``."""
+    rows = estimates[estimates["target"] == target].sort_values("nowcast_id")
+    if rows.empty:
+        raise ValueError(f"no recorded estimate of {target} to chart")
+    quantity = str(rows["quantity"].iloc[0])
+    per = "quarter" if (rows["freq"] == "quarter").all() else "month"
+    scale, unit = (1e9, "USD bn") if quantity.endswith("_usd") else (1.0, quantity)
+    name = "Hidden inflow" if quantity == "hidden_inflow_usd" else quantity
+    x = np.arange(len(rows))
+    fig = new_figure(PAGE[0] * 0.75, 4.6)
+    ax = fig.add_subplot()
+    ax.plot(x, rows["median"] / scale, color="0.6", linewidth=0.9, zorder=1)
+    for status, colour, marker, face in (
+        ("fitted", NOWCAST_COLOUR, "o", NOWCAST_COLOUR),
+        ("forecast", FORECAST_COLOUR, "s", "white"),
+    ):
+        sel = np.asarray(rows["status"] == status)
+        if not sel.any():
+            continue
+        part = rows[sel]
+        ax.vlines(
+            x[sel],
+            part["lower_80"] / scale,
+            part["upper_80"] / scale,
+            color=colour,
+            linewidth=3,
+            alpha=0.45,
+            label=f"80% interval ({status})",
+        )
+        ax.scatter(
+            x[sel],
+            part["median"] / scale,
+            marker=marker,
+            s=36,
+            color=face,
+            edgecolors=colour,
+            linewidths=1.4,
+            zorder=3,
+            label=f"median, {target} {status}",
+        )
+    labels = [
+        f"#{r.nowcast_id} {r.path}\n{pd.Timestamp(r.recorded_at):%Y-%m-%d}"
+        for r in rows.itertuples(index=False)
+    ]
+    ax.set_xticks(x, labels, fontsize=7)
+    ax.set_xlim(-0.6, len(rows) - 0.4)
+    ax.set_xlabel("nowcast (number, how it was made, when recorded)")
+    ax.set_ylabel(f"{unit} per {per}")
+    if (rows["lower_80"] >= 0).all():
+        ax.set_ylim(bottom=0)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(loc="upper left", fontsize=7)
+    simulated = "data_kind" in rows and bool((rows["data_kind"] != "real").any())
+    ax.set_title(titled(f"{name} of {target} across nowcasts, {unit} per {per}", simulated))
+    fig.tight_layout()
+    return fig
