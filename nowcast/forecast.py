@@ -220,9 +220,9 @@ def draw_paths(
     drivers["usd_rub"] = np.full((n, horizon), np.nan)
     innovations = _by_month(rng_share.standard_normal((horizon, n)))
     nu = post["ruble_nu"].values + 2.0
-    shocks = _by_month(rng_ruble.standard_t(nu, size=(horizon, n))) * post["ruble_scale"].values[
-        :, None
-    ]
+    shocks = (
+        _by_month(rng_ruble.standard_t(nu, size=(horizon, n))) * post["ruble_scale"].values[:, None]
+    )
     return ForecastPaths(months, drivers, innovations, shocks)
 
 

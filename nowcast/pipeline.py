@@ -204,14 +204,19 @@ def load_panel(
 ) -> xr.Dataset:
     """The panel of what the store knew on ``as_of`` (default: everything stored), from
     ``start`` (default: the spec's start). Real figures when the store has any by then, else
-    SIMULATED ones; ``panel.attrs["data_kind"]`` says which."""
+    SIMULATED ones; ``panel.attrs["data_kind"]`` says which. The window ends at the last
+    month every driver reaches; ``panel.attrs["waiting_for"]`` names the drivers later months
+    wait for."""
+    from nowcast.model.data import trim_to_drivers
     from nowcast.panel import build_panel
 
     spec = spec or load_spec()
     first = parse_day(start, "start") if start is not None else spec.start
     with Store(store_dir, read_only=True) as st:
         simulated = _use_simulated(st, as_of)
-        return build_panel(st, as_of=as_of, start=first, simulated=simulated)
+        panel = build_panel(st, as_of=as_of, start=first, simulated=simulated)
+    # the window ends where every driver does; ``attrs["waiting_for"]`` names what is missing
+    return trim_to_drivers(panel)[0]
 
 
 def evidence_edge(panel: xr.Dataset, spec: ModelSpec | None = None) -> pd.DataFrame:
@@ -413,7 +418,7 @@ def report_run(
     """Forecast, identify and report a saved run (default: the store's latest); the
     identification tables are saved beside the report."""
     run_path, tree = open_run(run_path, store_dir)
-    return _finish(tree, run_path, horizon, scenario, None, notify)
+    return _finish(tree, run_path, horizon, scenario, None, notify)[0]
 
 
 def _finish(
@@ -423,7 +428,7 @@ def _finish(
     scenario: Scenario | None,
     diagnostics: Diagnostics | None,
     notify: Notify,
-) -> RunResult:
+) -> tuple[RunResult, dict[str, xr.Dataset]]:
     notify(Step("forecast", f"forecasting {horizon} months ahead ..."))
     forecasts = make_forecasts(tree, horizon, scenario)
     notify(Step("identify", "identification: narrowing and power-scaling sensitivity ..."))
@@ -431,13 +436,38 @@ def _finish(
     save_identification(ident, run_path)
     notify(Step("report", "rendering the report ..."))
     paths = write_report(tree, run_path, forecasts, identification=ident, diagnostics=diagnostics)
-    return RunResult(
+    result = RunResult(
         run_path=run_path,
         report=paths,
         headline=headline(tree),
         data_kind=str(tree.attrs.get("data_kind", "real")),
         diagnostics=diagnostics,
     )
+    return result, forecasts
+
+
+def record(
+    tree: xr.DataTree,
+    run_path: Path,
+    forecasts: dict[str, xr.Dataset],
+    store_dir: str | Path | None,
+    last_ingest_id: int,
+    horizon: int,
+) -> int:
+    """Record a run as the store's current nowcast (the history ``nowcast update`` builds on),
+    with the forecast settings an update needs to reproduce its forecast (``update.json``)."""
+    import json
+
+    from nowcast.update import UPDATE_FILE, nowcast_estimates, nowcast_record
+
+    settings = {"path": "run", "horizon": horizon, "seed": int(tree.attrs.get("seed", 0))}
+    write_atomic(
+        Path(run_path) / UPDATE_FILE,
+        lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=2), encoding="utf-8"),
+    )
+    estimates = nowcast_estimates(tree, forecasts[BASELINE])
+    with Store(store_dir) as st:
+        return st.record_nowcast(nowcast_record(tree, run_path, estimates, "run", last_ingest_id))
 
 
 def run(
@@ -470,6 +500,8 @@ def run(
     sampler = sampler or spec.sampler
     notify(Step("ingest", "ingesting ..."))
     notify(ingest(data_dir, store_dir))
+    with Store(store_dir, read_only=True) as st:
+        last_ingest = st.last_ingest_id()  # what this nowcast rests on, for the history
     notify(Step("panel", "building the as-of panel ..."))
     panel = load_panel(store_dir, as_of, start=start, spec=spec)
     notify(overview(panel, store_dir, spec))
@@ -479,4 +511,11 @@ def run(
         panel, spec, sampler=sampler, store_dir=store_dir, prior_draws=prior_draws
     )
     notify(fitted)
-    return _finish(fitted.tree, fitted.path, horizon, scenario, fitted.diagnostics, notify)
+    result, forecasts = _finish(
+        fitted.tree, fitted.path, horizon, scenario, fitted.diagnostics, notify
+    )
+    if as_of is None:
+        # the nowcast of everything stored becomes the current one, recorded last so that a
+        # run folder is current only once complete (an --as-of run is a look back, not current)
+        record(fitted.tree, fitted.path, forecasts, store_dir, last_ingest, horizon)
+    return result

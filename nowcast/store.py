@@ -823,6 +823,23 @@ class Store:
         df["frequency"] = df["frequency"].map(", ".join)
         return df
 
+    def rows_since(self, ingest_id: int) -> tuple[pd.DataFrame, dict[int, str]]:
+        """The figures stored by ingests after ``ingest_id`` (the releases of an update), with
+        their ``ingest_id``, and the file name of each of those ingests."""
+        rows = self.con.execute(
+            "SELECT series, region, period_start, period_end, value, published, observer,"
+            " simulated, ingest_id FROM observations WHERE ingest_id > ? ORDER BY ingest_id",
+            [int(ingest_id)],
+        ).df()
+        for col in ("period_start", "period_end", "published"):
+            rows[col] = pd.to_datetime(rows[col]).astype("datetime64[ns]")
+        names = dict(
+            self.con.execute(
+                "SELECT ingest_id, file_name FROM ingests WHERE ingest_id > ?", [int(ingest_id)]
+            ).fetchall()
+        )
+        return rows, {int(k): str(v) for k, v in names.items()}
+
     def ingests(self) -> pd.DataFrame:
         """The ingest log: one row per file ingested."""
         return self.con.execute("SELECT * FROM ingests ORDER BY ingest_id").df()

@@ -163,46 +163,6 @@ def validate(item: Incoming) -> None:
     get_source(item.source).load(item.path, published=pub)
 
 
-# --------------------------------------------------------------------------- the window
-
-
-def trim_to_drivers(panel: xr.Dataset) -> tuple[xr.Dataset, list[str]]:
-    """The panel cut at the last month every driver reaches (drivers are treated as known), and
-    what the months after it wait for: a release that brings months others do not cover yet
-    is stored, and the nowcast moves on when they land."""
-    from nowcast.model.data import DRIVERS
-
-    months = pd.DatetimeIndex(panel[MONTH].values)
-    complete = np.ones(len(months), dtype=bool)
-    missing: dict[str, list[pd.Timestamp]] = {}
-    for var in DRIVERS.values():
-        if var not in panel:
-            continue
-        known = np.isfinite(panel[var].values.astype(float))
-        complete &= known
-        missing[var] = list(months[~known])
-    if complete.all():
-        return panel, []
-    last = len(months) - 1
-    while last >= 0 and not complete[last]:
-        last -= 1
-    if last < 1:
-        return panel, []  # nothing to trim to: ``prepare`` names the missing driver
-    end = months[last]
-    cut = panel.isel({MONTH: slice(0, last + 1)})
-    ends = pd.to_datetime(cut["obs_period_end"].values)
-    keep = np.nonzero(ends <= end + pd.offsets.MonthEnd(0))[0]
-    cut = cut.isel(period_obs=keep)
-    waiting = []
-    for var, gaps in missing.items():
-        later = [m for m in gaps if m > end]
-        if later:
-            waiting.append(f"{var} for {', '.join(f'{m:%Y-%m}' for m in later)}")
-    if waiting:
-        cut.attrs["waiting_for"] = "; ".join(waiting)
-    return cut, waiting
-
-
 # --------------------------------------------------------------------------- the update
 
 
@@ -387,7 +347,9 @@ def _update_nowcast(
     spec = spec_of(prev)
     start = pd.Timestamp(prev["posterior"][MONTH].values[0])
     panel = pipeline.load_panel(root, None, start=start, spec=spec)
-    panel, result.waiting = trim_to_drivers(panel)
+    result.waiting = (
+        panel.attrs.get("waiting_for", "").split("; ") if panel.attrs.get("waiting_for") else []
+    )
     clock["panel_s"] = time.perf_counter() - t
     news = None
     diagnostics = None

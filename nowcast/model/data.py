@@ -36,7 +36,6 @@ DRIVERS = {
 }
 
 
-
 @dataclass
 class Block:
     """Period observations of one kind: values, their aggregation weights over months, and
@@ -119,6 +118,41 @@ def non_overlapping(block: Block, prefer_months: float = 3.0) -> Block:
     return Block(
         block.values[keep], block.weights[keep], block.labels.iloc[keep].reset_index(drop=True)
     )
+
+
+def trim_to_drivers(panel: xr.Dataset) -> tuple[xr.Dataset, list[str]]:
+    """The panel cut at the last month every driver reaches (drivers are treated as known), and
+    what the months after it wait for: a release that brings months others do not cover yet
+    is stored, and the nowcast moves on when they land."""
+    months = pd.DatetimeIndex(panel[MONTH].values)
+    complete = np.ones(len(months), dtype=bool)
+    missing: dict[str, list[pd.Timestamp]] = {}
+    for var in DRIVERS.values():
+        if var not in panel:
+            continue
+        known = np.isfinite(panel[var].values.astype(float))
+        complete &= known
+        missing[var] = list(months[~known])
+    if complete.all():
+        return panel, []
+    last = len(months) - 1
+    while last >= 0 and not complete[last]:
+        last -= 1
+    if last < 1:
+        return panel, []  # nothing to trim to: ``prepare`` names the missing driver
+    end = months[last]
+    cut = panel.isel({MONTH: slice(0, last + 1)})
+    ends = pd.to_datetime(cut["obs_period_end"].values)
+    keep = np.nonzero(ends <= end + pd.offsets.MonthEnd(0))[0]
+    cut = cut.isel({PERIOD_OBS: keep})
+    waiting = []
+    for var, gaps in missing.items():
+        later = [m for m in gaps if m > end]
+        if later:
+            waiting.append(f"{var} for {', '.join(f'{m:%Y-%m}' for m in later)}")
+    if waiting:
+        cut.attrs["waiting_for"] = "; ".join(waiting)
+    return cut, waiting
 
 
 def _ban_matrix(spec: ModelSpec, months: pd.DatetimeIndex) -> np.ndarray:

@@ -148,10 +148,7 @@ def kinds_of(switch: str) -> list[EvidenceKind]:
 def priors_of(switch_on: Callable[[str], bool] | None = None) -> set[str]:
     """Prior names the likelihoods need (of the kinds whose switch is on, or all kinds)."""
     return {
-        p
-        for k in REGISTRY.values()
-        if switch_on is None or switch_on(k.switch)
-        for p in k.priors
+        p for k in REGISTRY.values() if switch_on is None or switch_on(k.switch) for p in k.priors
     }
 
 
@@ -272,9 +269,7 @@ register(
         label="Russia's share of the network hashrate (CBECI mining map)",
         unit="fraction",
         select=lambda v: (
-            (v.series == "hashrate_share")
-            & (v.region == RUSSIA)
-            & (v.observer == CBECI_OBSERVER)
+            (v.series == "hashrate_share") & (v.region == RUSSIA) & (v.observer == CBECI_OBSERVER)
         ),
         predict=_share_logit_mean,
         observation=Observation("logit", lambda p, b, xp: p["cbeci_logit_sd"]),
@@ -293,9 +288,7 @@ register(
         label="Russia's share of the network hashrate",
         unit="fraction",
         select=lambda v: (
-            (v.series == "hashrate_share")
-            & (v.region == RUSSIA)
-            & (v.observer != CBECI_OBSERVER)
+            (v.series == "hashrate_share") & (v.region == RUSSIA) & (v.observer != CBECI_OBSERVER)
         ),
         predict=_share_logit_mean,
         observation=SHARE_ESTIMATE,

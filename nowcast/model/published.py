@@ -88,7 +88,10 @@ class _Draws(Mapping[str, np.ndarray]):
 
 
 def predictive_draws(
-    kind: EvidenceKind, predicted: np.ndarray, params: Mapping[str, np.ndarray], block: Block,
+    kind: EvidenceKind,
+    predicted: np.ndarray,
+    params: Mapping[str, np.ndarray],
+    block: Block,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """Draws of the published figure itself (sample, figure): the prediction with the

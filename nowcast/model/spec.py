@@ -122,8 +122,7 @@ class ModelSpec(_Frozen):
         odd = sorted(set(evidence) - set(switches()))
         if odd:
             raise ValueError(
-                f"unknown kind of evidence {odd}; the registry's switches are"
-                f" {sorted(switches())}"
+                f"unknown kind of evidence {odd}; the registry's switches are {sorted(switches())}"
             )
         return evidence
 

@@ -37,6 +37,7 @@ INSIDE = "inside posterior"
 OUTSIDE_POSTERIOR = "outside posterior, inside predictive"
 OUTSIDE_PREDICTIVE = "outside predictive"
 
+
 def figure_status(outside: bool, outside_predictive: bool) -> str:
     """Where a published figure lies: inside the posterior interval of its quantity, outside
     it but inside the predictive interval (which adds the estimates' error), or outside both.
