@@ -37,6 +37,8 @@ SCENARIO_DRIVERS = {
 }
 SCENARIO_DRIVERS_OUT = ["btc_price_usd", "brent_usd_per_bbl", "btc_hashrate_eh_s", "key_rate_pct"]
 HISTORY_MONTHS = 36
+# drivers a forecast holds at their last value (the rest move as log random walks or by rule)
+HELD_DRIVERS = {"key_rate_pct", "issuance_btc"}
 # Block subsidy halves every 210,000 blocks; the next after 2024-04-20 is expected in 2028.
 NEXT_HALVING = pd.Timestamp("2028-04-01")
 
@@ -165,16 +167,40 @@ class ForecastPaths:
 
     def with_drivers(self, known: dict[str, pd.Series]) -> ForecastPaths:
         """These paths with ``known`` monthly values (driver -> values by month) in place of
-        the simulated ones; months outside the paths are ignored. Network revenue follows a
-        known BTC price only where it is not itself known."""
+        the simulated ones; months outside the paths are ignored. Later simulated months start
+        from the last known value, as a forecast made with it would: random walks are scaled
+        by known / simulated at that month, the key rate is held at it (the ruble follows a
+        known rate by itself, in ``push_forward``)."""
         drivers = {k: v.copy() for k, v in self.drivers.items()}
         for name, values in known.items():
             if name not in drivers:
                 raise KeyError(f"{name}: not a forecast driver ({sorted(drivers)})")
+            path = drivers[name]
+            last = -1
             for j, month in enumerate(self.months):
                 if month in values.index and np.isfinite(values[month]):
-                    drivers[name][:, j] = values[month]
+                    path[:, j] = values[month]
+                    last = j
+            if last < 0 or last == len(self.months) - 1 or name == "usd_rub":
+                continue
+            later = slice(last + 1, None)
+            if name in HELD_DRIVERS:
+                path[:, later] = path[:, [last]]
+            else:
+                path[:, later] *= (path[:, last] / self.drivers[name][:, last])[:, None]
         return ForecastPaths(self.months, drivers, self.share_innovations, self.ruble_shocks)
+
+    def months_after(self, n_months: int, rows: np.ndarray | None = None) -> ForecastPaths:
+        """These paths without their first ``n_months`` months (and only the draws ``rows``,
+        in that order, when given): what remains to forecast once those months are known."""
+        take = slice(n_months, None)
+        pick = (lambda a: a[rows]) if rows is not None else (lambda a: a)
+        return ForecastPaths(
+            self.months[take],
+            {k: pick(v[:, take]) for k, v in self.drivers.items()},
+            pick(self.share_innovations[:, take]),
+            pick(self.ruble_shocks[:, take]),
+        )
 
     def head(self, n_months: int) -> ForecastPaths:
         """The first ``n_months`` months of these paths."""
@@ -331,6 +357,15 @@ def forecast(
     ``mining_power_gw`` and the driver paths; attrs name the scenario."""
     scenario = scenario or Scenario()
     paths = draw_paths(tree, horizon, scenario, seed=seed)
+    return forecast_from_paths(tree, paths, scenario, seed=seed)
+
+
+def forecast_from_paths(
+    tree: xr.DataTree, paths: ForecastPaths, scenario: Scenario | None = None, *, seed: int = 0
+) -> xr.Dataset:
+    """``forecast`` under given paths (one row per posterior draw, months following the
+    run's last fitted month): an update continues the previous forecast's paths this way."""
+    scenario = scenario or Scenario()
     spec = spec_of(tree)
     post = stacked_posterior(tree)
     out = push_forward(post, tree["panel"].to_dataset(), paths, spec.legalisation)

@@ -219,6 +219,16 @@ def systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.nda
     return np.searchsorted(cum, positions, side="right").clip(0, n - 1)
 
 
+def ordered_resample(weights: np.ndarray, key: np.ndarray, seed: int) -> np.ndarray:
+    """Indices of a systematic resample taken along the draws sorted by ``key`` (the
+    headline), then shuffled: the resample's distribution of ``key`` is then within 1/n of
+    the weighted one at every quantile, the least the headline can move by resampling."""
+    rng = np.random.default_rng(seed + 11)
+    order = np.argsort(key, kind="stable")
+    picked = order[systematic_resample(weights[order], rng)]
+    return rng.permutation(picked)
+
+
 def weighted_quantile(values: np.ndarray, q: Sequence[float], weights: np.ndarray | None = None):
     """Quantiles ``q`` of draws with weights; with equal weights exactly ``np.quantile``'s
     default (linear) definition, so weighted and unweighted summaries agree."""
@@ -296,24 +306,28 @@ def releases(
     ll_new: dict[str, np.ndarray],
     batch_rows: pd.DataFrame,
     files: dict[int, str],
+    batch: Sequence[int] | None = None,
 ) -> list[Release]:
     """The players of the news, from what changed between the previous and the new model
     data: driver months (new to the window, or revised) and observations (new, revised,
-    gone), each given to the batch ingest whose figures it rests on (``batch_rows``: the
-    store rows of the batch with ``ingest_id``; ``files``: ingest id -> file name). Figures
-    stored before the batch that enter the model now are a player of their own. Every
+    gone), each given to the ingest whose figures it rests on (``batch_rows``: store rows
+    with ``ingest_id``; ``files``: ingest id -> file name; ``batch``: the ingests of this
+    update, default all in ``files``). Figures an earlier update stored that enter the model
+    only now are named as such. Every
     observation's log likelihood change is in exactly one player, so the players' sum is
     the full log importance ratio."""
     players: dict[tuple, Release] = {}
+    batch = set(batch) if batch is not None else set(files)
 
     def player(ingest: int | None, role: str, kind: str) -> Release:
         key = (ingest, role, kind)
         if key not in players:
-            label = (
-                files.get(ingest, f"ingest {ingest}")
-                if ingest is not None
-                else ("figures stored earlier, now inside the nowcast's window")
-            )
+            if ingest is None:
+                label = "figures stored before this update, now inside the nowcast's window"
+            elif ingest in batch:
+                label = files.get(ingest, f"ingest {ingest}")
+            else:  # stored by an earlier update, waiting for the window to reach it
+                label = f"{files.get(ingest, f'ingest {ingest}')} (stored earlier)"
             players[key] = Release(label=label, kind=kind, role=role, file=label)
         return players[key]
 
@@ -606,6 +620,9 @@ class FastUpdate:
     players: list[Release]
     news: NewsInputs
     new_months: pd.DatetimeIndex
+    # the previous forecast's paths for the months after the new window, started from the
+    # new data and reordered like the resampled draws: the updated forecast continues them
+    forecast_paths: ForecastPaths
 
 
 def extended_paths(prev: xr.DataTree, months_ahead: int, horizon: int, seed: int) -> ForecastPaths:
@@ -655,6 +672,7 @@ def fast_update(
     *,
     horizon: int,
     seed: int,
+    batch: Sequence[int] | None = None,
     prior_draws: int = 200,
     saved_log_likelihood: xr.Dataset | None = None,
 ) -> FastUpdate:
@@ -679,13 +697,13 @@ def fast_update(
     needed = max(
         _months_after(old_months[-1], t.months[-1]) for t in headline_targets(data_new.months[-1])
     )
-    paths = extended_paths(prev, needed, horizon, seed)
+    paths = extended_paths(prev, max(needed, len(new_months) + horizon), horizon, seed)
     rng = np.random.default_rng(seed + 7)
     carried = carry_forward(prev, model, new_months, paths.share_innovations, rng)
     dets, ll_new = evaluate_draws(model, carried)
     check_same_draws(prev, dets, data_new.months)
     data_old, ll_old = old_log_likelihood(prev, saved_log_likelihood)
-    players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files)
+    players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
     log_ratio = (
         np.sum([p.log_lik for p in players], axis=0)
         if players
@@ -698,7 +716,7 @@ def fast_update(
     if not k <= PARETO_K_MAX:
         raise RefitNeeded(f"Pareto k = {k:.2f} > {PARETO_K_MAX}: reweighting cannot absorb it")
     weights = normalised(log_w)
-    idx = systematic_resample(weights, np.random.default_rng(seed + 11))
+    idx = ordered_resample(weights, dets["hidden_inflow_usd"][:, -1], seed)
 
     post_old = prev["posterior"]
     arrays = {name: arr[idx] for name, arr in {**carried, **dets}.items()}
@@ -716,7 +734,9 @@ def fast_update(
             prev, paths, players, spec.legalisation, carried_inflow, months_needed
         ),
     )
-    return FastUpdate(tree, k, effective_sample_size(weights), players, news, new_months)
+    everything = paths_for(paths, players, frozenset(range(len(players))))
+    ahead = everything.months_after(len(new_months), idx).head(horizon)
+    return FastUpdate(tree, k, effective_sample_size(weights), players, news, new_months, ahead)
 
 
 def _months_after(last: pd.Timestamp, month: pd.Timestamp) -> int:
@@ -755,6 +775,7 @@ def backward_news(
     *,
     horizon: int,
     seed: int,
+    batch: Sequence[int] | None = None,
 ) -> NewsInputs | None:
     """News after a refit: the new posterior reweighted backwards (each coalition's weights
     remove the likelihood of the releases outside it), the drivers of releases outside a
@@ -778,7 +799,7 @@ def backward_news(
     data_old = prepare(prev["panel"].to_dataset(), spec)
     _, ll_old = evaluate_draws(build_model(spec, data_old), retracted)
     _, ll_new = evaluate_draws(model_new, values)
-    players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files)
+    players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
     if not players:
         return None
     old_months = pd.DatetimeIndex(prev["posterior"][MONTH].values)

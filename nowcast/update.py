@@ -139,16 +139,19 @@ def target_values(estimates: pd.DataFrame) -> dict[str, tuple[float, float]]:
 
 
 def resolve_files(
-    files: Sequence[str | Path], source: str | None, published: str | None
+    files: Sequence[str | Path | Incoming], source: str | None, published: str | None
 ) -> list[Incoming]:
     """The files named on the command line with their sources: ``source`` for all, or each
-    file's own format (``nowcast.sources.recognise_source``)."""
-    from nowcast.sources import get_source, recognise_source
+    file's own format (``nowcast.sources.recognise_source``); an ``Incoming`` names its own."""
+    from nowcast.sources import get_source
 
     out = []
     for f in files:
+        if isinstance(f, Incoming):
+            out.append(f)
+            continue
         path = Path(f)
-        name = get_source(source).name if source else recognise_source(path).name
+        name = get_source(source).name
         out.append(Incoming(path, name, published))
     return out
 
@@ -246,7 +249,7 @@ Notify = Any
 
 
 def update(
-    files: Sequence[str | Path] = (),
+    files: Sequence[str | Path | Incoming] = (),
     *,
     source: str | None = None,
     published: str | None = None,
@@ -260,8 +263,6 @@ def update(
     and update the current nowcast with them: the fast path when reweighting can stand for a
     fit (or ``refit``), else a refit; save the run, its forecasts, ``revision.csv`` and report,
     and record the nowcast in the history. Nothing new: nothing changes."""
-    from nowcast.incoming import default_incoming_dir, mark_done, mark_refused, pending
-    from nowcast.sources import recognise_source
     from nowcast.store import Store, default_store_dir
 
     tell = notify or (lambda _: None)
@@ -276,6 +277,9 @@ def update(
         for item in items:  # every file is checked before any is stored
             validate(item)
     else:
+        from nowcast.incoming import default_incoming_dir, mark_refused, pending
+        from nowcast.sources import recognise_source
+
         folder = Path(incoming_dir) if incoming_dir is not None else default_incoming_dir()
         for entry in pending(folder):
             try:
@@ -303,18 +307,36 @@ def update(
         batch_rows, names = st.rows_since(int(current["last_ingest_id"]))
         if batch_rows.empty and not refit:
             result.status = "nothing new"
-            _finish_incoming(from_incoming, mark_done, "nothing new for the store")
+            _finish_incoming(from_incoming, "nothing new for the store")
             return result
         last_ingest = st.last_ingest_id()
+        # every stored figure, for naming the file behind each change (a figure an earlier
+        # update stored may enter the window only now)
+        rows, files = st.rows_since(0)
         result = _update_nowcast(
-            st, root, current, batch_rows, names, last_ingest, result, horizon, refit, tell, clock
+            st,
+            root,
+            current,
+            rows,
+            files,
+            sorted(names),
+            last_ingest,
+            result,
+            horizon,
+            refit,
+            tell,
+            clock,
         )
-    _finish_incoming(from_incoming, mark_done, "stored; nowcast updated")
+    _finish_incoming(from_incoming, "stored; nowcast updated")
     result.seconds = clock
     return result
 
 
-def _finish_incoming(entries: dict[Path, Any], mark_done: Any, note: str) -> None:
+def _finish_incoming(entries: dict[Path, Any], note: str) -> None:
+    if not entries:
+        return
+    from nowcast.incoming import mark_done
+
     for entry in entries.values():
         mark_done(entry, note)
 
@@ -325,6 +347,7 @@ def _update_nowcast(
     current: dict[str, Any],
     batch_rows: pd.DataFrame,
     names: dict[int, str],
+    batch: list[int],
     last_ingest: int,
     result: UpdateResult,
     horizon: int | None,
@@ -334,6 +357,7 @@ def _update_nowcast(
 ) -> UpdateResult:
     from nowcast import pipeline
     from nowcast.fit import FitResult, diagnose, fit, free_variables, load_run, save_run
+    from nowcast.forecast import forecast_from_paths
     from nowcast.model.spec import Sampler, spec_of
     from nowcast.reweight import RefitNeeded, backward_news, fast_update, headline_targets
 
@@ -353,6 +377,7 @@ def _update_nowcast(
     clock["panel_s"] = time.perf_counter() - t
     news = None
     diagnostics = None
+    continued = None
     t = time.perf_counter()
     try:
         if refit:
@@ -363,12 +388,14 @@ def _update_nowcast(
             panel,
             batch_rows,
             names,
-            horizon=prev_horizon,
+            horizon=horizon,
             seed=seed,
+            batch=batch,
             prior_draws=_prior_draws(prev),
             saved_log_likelihood=_saved_log_likelihood(prev_path),
         )
         tree, news = fast.tree, fast.news
+        continued = fast.forecast_paths if horizon <= len(fast.forecast_paths.months) else None
         result.path, result.pareto_k, result.ess = "fast", fast.pareto_k, fast.ess
         tree.attrs.update(
             update_path="fast",
@@ -398,7 +425,7 @@ def _update_nowcast(
         diagnostics = fitted.diagnostics
         try:
             news = backward_news(
-                prev, tree, panel, batch_rows, names, horizon=prev_horizon, seed=seed
+                prev, tree, panel, batch_rows, names, horizon=prev_horizon, seed=seed, batch=batch
             )
         except RefitNeeded:
             news = None
@@ -406,7 +433,14 @@ def _update_nowcast(
     result.run_path = folder
 
     t = time.perf_counter()
-    forecasts = pipeline.make_forecasts(tree, horizon)
+    if continued is not None:
+        # the previous forecast's paths carried on from the new data (common random numbers:
+        # what the news attributes is then the data, not a new draw of the future)
+        forecasts = {
+            pipeline.BASELINE: forecast_from_paths(tree, continued.head(horizon), seed=seed)
+        }
+    else:
+        forecasts = pipeline.make_forecasts(tree, horizon)
     estimates = nowcast_estimates(tree, forecasts[pipeline.BASELINE])
     last_month = pd.Timestamp(tree["posterior"][MONTH].values[-1])
     targets = headline_targets(last_month)
@@ -423,7 +457,7 @@ def _update_nowcast(
         "horizon": horizon,
         "seed": seed,
         "previous_run": str(prev_path),
-        "releases": sorted(set(names.values())),
+        "releases": [names[i] for i in batch if i in names],
         "waiting_for": result.waiting,
     }
     write_atomic(
