@@ -232,27 +232,64 @@ def draws_dataset(
     return out
 
 
+@dataclass(frozen=True)
+class DrawValues:
+    """What ``draws_evaluator`` computes at a set of draws, each array with the draws first:
+    derived quantities by name, each observed variable's elementwise log likelihood by name,
+    and the joint log prior density of the free variables (on their own scale)."""
+
+    deterministics: dict[str, np.ndarray]
+    log_likelihood: dict[str, np.ndarray]
+    log_prior: np.ndarray | None
+
+
+def draws_evaluator(
+    model: pm.Model,
+    *,
+    deterministics: bool = True,
+    log_likelihood: bool = True,
+    log_prior: bool = False,
+):
+    """A function from draws of ``model``'s free variables (name -> array with the draws
+    first, constrained scale) to ``DrawValues``, compiled once and vectorised over draws:
+    evaluate as many sets of draws (posterior, prior) as needed for one compile."""
+    from pymc.model.transform.conditioning import remove_value_transforms
+
+    plain = remove_value_transforms(model)
+    free = list(plain.free_RVs)
+    inputs = [plain.rvs_to_values[rv] for rv in free]
+    dets = plain.replace_rvs_by_values(plain.deterministics) if deterministics else []
+    observed = list(plain.observed_RVs) if log_likelihood else []
+    densities = plain.logp(
+        vars=[*observed, *(free if log_prior else [])], jacobian=False, sum=False
+    )
+    ll = densities[: len(observed)]
+    lp = [t.sum() for t in densities[len(observed) :]]
+    fn = batched_function(inputs, [*dets, *ll, *lp])
+
+    def evaluate(values: dict[str, np.ndarray]) -> DrawValues:
+        arrays = [np.asarray(values[rv.name], dtype=float) for rv in free]
+        out = fn(*arrays)
+        n_det, n_ll = len(dets), len(ll)
+        return DrawValues(
+            {
+                v.name: r
+                for v, r in zip(plain.deterministics if dets else [], out[:n_det], strict=True)
+            },
+            {v.name: r for v, r in zip(observed, out[n_det : n_det + n_ll], strict=True)},
+            np.sum(out[n_det + n_ll :], axis=0) if lp else None,
+        )
+
+    return evaluate
+
+
 def evaluate_draws(
     model: pm.Model, values: dict[str, np.ndarray]
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Every derived quantity and the elementwise log likelihood of every observed variable of
-    ``model`` at the draws ``values`` (free variable name -> array with the draws first, on
-    the variables' own constrained scale), in one vectorised pass compiled once.
-
-    Returns ``(deterministics, log_likelihood)``, each name -> array with the draws first.
-    An update uses it to carry a posterior into a model with more data without refitting."""
-    from pymc.model.transform.conditioning import remove_value_transforms
-
-    plain = remove_value_transforms(model)
-    inputs = [plain.rvs_to_values[rv] for rv in plain.free_RVs]
-    dets = plain.replace_rvs_by_values(plain.deterministics)
-    observed = list(plain.observed_RVs)
-    ll = plain.logp(vars=observed, jacobian=False, sum=False) if observed else []
-    arrays = [np.asarray(values[rv.name], dtype=float) for rv in plain.free_RVs]
-    results = batched_function(inputs, [*dets, *ll])(*arrays)
-    det_out = {v.name: r for v, r in zip(plain.deterministics, results[: len(dets)], strict=True)}
-    ll_out = {v.name: r for v, r in zip(observed, results[len(dets) :], strict=True)}
-    return det_out, ll_out
+    ``model`` at the draws ``values`` (``draws_evaluator`` for one set of draws)."""
+    got = draws_evaluator(model)(values)
+    return got.deterministics, got.log_likelihood
 
 
 def _panel_for_netcdf(panel: xr.Dataset) -> xr.Dataset:

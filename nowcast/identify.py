@@ -20,7 +20,7 @@ import pymc as pm
 import xarray as xr
 
 from nowcast.constants import CHAIN, DRAW, MONTH
-from nowcast.fit import batched_function, fit
+from nowcast.fit import DrawValues, draws_dataset, draws_evaluator, fit
 from nowcast.model.build import build_model
 from nowcast.model.data import prepare
 from nowcast.model.evidence import REGISTRY, switches
@@ -73,48 +73,30 @@ def narrowing(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def add_log_densities(tree: xr.DataTree, model: pm.Model | None = None) -> xr.DataTree:
+def add_log_densities(
+    tree: xr.DataTree, model: pm.Model | None = None, values: DrawValues | None = None
+) -> xr.DataTree:
     """A copy of ``tree`` with ``log_likelihood`` (one variable per kind of evidence, one value
     per observation) and ``log_prior`` groups, which power-scaling sensitivity needs.
 
-    Both are evaluated for all draws at once: the model's log densities are vectorised over a
-    sample axis and compiled once (``pm.compute_log_likelihood`` and ``pm.compute_log_prior``
-    call a compiled function per draw, which took most of a run's identification time)."""
-    from pymc.model.transform.conditioning import remove_value_transforms
-
+    Both are evaluated for all draws at once (``nowcast.fit.draws_evaluator``: compiled once,
+    vectorised over draws; ``pm.compute_log_likelihood`` calls a compiled function per draw,
+    which took most of a run's identification time). ``values`` gives them already computed
+    at the posterior's draws (an update has them), so nothing is compiled."""
     model = model or model_of(tree)
-    free = [v.name for v in model.free_RVs]
-    post = tree["posterior"].to_dataset()[free]
-    n_chain, n_draw = post.sizes[CHAIN], post.sizes[DRAW]
-    # a copy of the model without value transforms takes the posterior draws as they are
-    plain = remove_value_transforms(model)
-    inputs = [plain.rvs_to_values[rv] for rv in plain.free_RVs]
-    values = [
-        (arr := post[rv.name].transpose(CHAIN, DRAW, ...).values).reshape(
-            n_chain * n_draw, *arr.shape[2:]
-        )
-        for rv in plain.free_RVs
-    ]
-    observed = list(plain.observed_RVs)
-    # elementwise log likelihood of each observed variable, and the joint log prior density of
-    # the free parameters on their own (constrained) scale, in one batched function
-    # (one call of PyMC's log-probability construction for both)
-    terms = plain.logp(vars=[*observed, *plain.free_RVs], jacobian=False, sum=False)
-    ll_terms, prior_terms = terms[: len(observed)], [t.sum() for t in terms[len(observed) :]]
-    results = batched_function(inputs, [*ll_terms, *prior_terms])(*values)
-    sample_coords = {CHAIN: post[CHAIN], DRAW: post[DRAW]}
-
-    ll = xr.Dataset(coords=sample_coords)
-    for rv, arr in zip(observed, results[: len(observed)], strict=True):
-        dims = list(model.named_vars_to_dims.get(rv.name, ()))
-        core = arr.shape[1:]
-        dims = dims if len(dims) == len(core) else [f"{rv.name}_dim_{i}" for i in range(len(core))]
-        coords = {d: (d, list(model.coords[d])) for d in dims if model.coords.get(d) is not None}
-        ll[rv.name] = xr.DataArray(
-            arr.reshape(n_chain, n_draw, *core), dims=[CHAIN, DRAW, *dims], coords=coords
-        )
-    lp = np.sum([r.reshape(n_chain, n_draw) for r in results[len(observed) :]], axis=0)
-    log_prior = xr.Dataset({"prior": ((CHAIN, DRAW), lp)}, coords=sample_coords)
+    post = tree["posterior"].to_dataset()
+    if values is None or values.log_prior is None:
+        free = [v.name for v in model.free_RVs]
+        draws = {
+            name: (arr := post[name].transpose(CHAIN, DRAW, ...).values).reshape(-1, *arr.shape[2:])
+            for name in free
+        }
+        values = draws_evaluator(model, deterministics=False, log_prior=True)(draws)
+    ll = draws_dataset(model, values.log_likelihood, post[CHAIN].values, post[DRAW].values)
+    lp = values.log_prior.reshape(post.sizes[CHAIN], post.sizes[DRAW])
+    log_prior = xr.Dataset(
+        {"prior": ((CHAIN, DRAW), lp)}, coords={CHAIN: post[CHAIN], DRAW: post[DRAW]}
+    )
     out = tree.copy()
     out["log_likelihood"] = xr.DataTree(ll)
     out["log_prior"] = xr.DataTree(log_prior)

@@ -331,14 +331,21 @@ def check_scenario(scenario: Scenario | None) -> None:
 
 
 def identify(
-    tree: xr.DataTree, *, ablation: bool = False, ablation_draws: int | None = None
+    tree: xr.DataTree,
+    *,
+    ablation: bool = False,
+    ablation_draws: int | None = None,
+    model: Any = None,
+    values: Any = None,
 ) -> Identification:
     """Narrowing and power-scaling sensitivity of the run; with ``ablation``, the annual
-    inflow's interval refitted without each kind of evidence (slow: one fit per kind)."""
+    inflow's interval refitted without each kind of evidence (slow: one fit per kind).
+    ``model`` and ``values`` (``nowcast.fit.DrawValues`` at the posterior's draws) skip
+    rebuilding and evaluating the model when a caller has them."""
     from nowcast import identify as ident
 
     narrow = ident.narrowing(tree)
-    dense = ident.add_log_densities(tree)
+    dense = ident.add_log_densities(tree, model, values)
     sens = ident.sensitivity(dense)
     abl = None
     if ablation:

@@ -36,6 +36,7 @@ import pymc as pm
 import xarray as xr
 
 from nowcast.constants import CHAIN, DRAW, MONTH
+from nowcast.fit import DrawValues
 from nowcast.forecast import ForecastPaths, push_forward, stacked_posterior
 from nowcast.model.data import DRIVERS, ModelData
 from nowcast.model.evidence import REGISTRY
@@ -68,10 +69,12 @@ class RefitNeeded(Exception):
 # --------------------------------------------------------------------------- draws
 
 
-def posterior_draws(tree: xr.DataTree, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Posterior variables with (chain, draw) flattened into one leading axis, chain-major
-    (the order of ``forecast.stacked_posterior``)."""
-    post = tree["posterior"].to_dataset()
+def posterior_draws(
+    tree: xr.DataTree, names: Sequence[str] | None = None, group: str = "posterior"
+) -> dict[str, np.ndarray]:
+    """Posterior (or ``group``) variables with (chain, draw) flattened into one leading
+    axis, chain-major (the order of ``forecast.stacked_posterior``)."""
+    post = tree[group].to_dataset()
     out = {}
     for name in names if names is not None else list(post.data_vars):
         arr = post[name].transpose(CHAIN, DRAW, ...).values
@@ -82,16 +85,26 @@ def posterior_draws(tree: xr.DataTree, names: Sequence[str] | None = None) -> di
 def _is_standard_normal(rv: object) -> bool:
     """True for a ``Normal(0, 1)`` free variable: an innovation or a standardised effect,
     whose new elements are drawn from their prior when the model grows."""
+    from pytensor.tensor.basic import NotScalarConstantError, get_underlying_scalar_constant_value
     from pytensor.tensor.random.basic import NormalRV
 
     node = rv.owner  # type: ignore[attr-defined]
     if node is None or not isinstance(node.op, NormalRV):
         return False
     try:
-        mu, sigma = (np.asarray(x.eval()) for x in node.inputs[-2:])
-    except Exception:  # a parameter that is not a constant
+        mu, sigma = (float(get_underlying_scalar_constant_value(x)) for x in node.inputs[-2:])
+    except NotScalarConstantError:  # a parameter that is not a constant
         return False
-    return bool(np.all(mu == 0.0) and np.all(sigma == 1.0))
+    return mu == 0.0 and sigma == 1.0
+
+
+def free_shapes(model: pm.Model) -> dict[str, tuple[int, ...]]:
+    """Each free variable's shape, from one compiled function (dims may be data)."""
+    import pytensor
+
+    free = list(model.free_RVs)
+    shapes = pytensor.function([], [rv.shape for rv in free], on_unused_input="ignore")()
+    return {rv.name: tuple(int(x) for x in sh) for rv, sh in zip(free, shapes, strict=True)}
 
 
 def carry_forward(
@@ -100,14 +113,16 @@ def carry_forward(
     new_months: pd.DatetimeIndex,
     share_innovations: np.ndarray,
     rng: np.random.Generator,
+    group: str = "posterior",
 ) -> dict[str, np.ndarray]:
     """The previous run's draws as draws of ``model``'s free variables: variables of the same
     shape are copied; the share walk's innovations for ``new_months`` (the months after the
     previous window) are ``share_innovations[:, :len(new_months)]`` (the forecast's, so the
     carried share path is the one the previous nowcast forecast); other standard normal
     effects that grow (a new year's) are drawn from their prior. Raises ``RefitNeeded`` when
-    the model's structure changed."""
-    old = posterior_draws(prev)
+    the model's structure changed. ``group="prior"`` carries the run's prior draws instead
+    (``share_innovations`` then fresh draws): prior draws of the larger model."""
+    old = posterior_draws(prev, group=group)
     n = next(iter(old.values())).shape[0]
     k = len(new_months)
     if share_innovations.shape[0] != n or share_innovations.shape[1] < k:
@@ -118,8 +133,9 @@ def carry_forward(
     gone = [v for v in previous_free if v not in names]
     if gone:
         raise RefitNeeded(f"the model no longer has {gone}: its structure changed")
+    shapes = free_shapes(model)
     for rv in model.free_RVs:
-        shape = tuple(int(s) for s in rv.shape.eval())
+        shape = shapes[rv.name]
         standard = _is_standard_normal(rv)
         innovation = rv.name.startswith(SHARE_INNOVATIONS)
         if rv.name not in old:
@@ -623,6 +639,8 @@ class FastUpdate:
     # the previous forecast's paths for the months after the new window, started from the
     # new data and reordered like the resampled draws: the updated forecast continues them
     forecast_paths: ForecastPaths
+    model: pm.Model  # the new model (its dims name the log likelihood's)
+    values: DrawValues  # log densities at the new posterior's draws, for identification
 
 
 def extended_paths(prev: xr.DataTree, months_ahead: int, horizon: int, seed: int) -> ForecastPaths:
@@ -673,13 +691,12 @@ def fast_update(
     horizon: int,
     seed: int,
     batch: Sequence[int] | None = None,
-    prior_draws: int = 200,
     saved_log_likelihood: xr.Dataset | None = None,
 ) -> FastUpdate:
     """Carry ``prev`` into ``panel`` (the new data, same spec) and reweight its draws by the
     likelihood of what changed. Raises ``RefitNeeded`` when that cannot stand for a fit:
     another model structure, or Pareto k above ``PARETO_K_MAX``."""
-    from nowcast.fit import draws_dataset, evaluate_draws, prior_draws_of, run_tree
+    from nowcast.fit import draws_dataset, draws_evaluator, run_tree
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
     from nowcast.model.spec import spec_of
@@ -700,7 +717,9 @@ def fast_update(
     paths = extended_paths(prev, max(needed, len(new_months) + horizon), horizon, seed)
     rng = np.random.default_rng(seed + 7)
     carried = carry_forward(prev, model, new_months, paths.share_innovations, rng)
-    dets, ll_new = evaluate_draws(model, carried)
+    evaluate = draws_evaluator(model, log_prior=True)
+    at_draws = evaluate(carried)
+    dets, ll_new = at_draws.deterministics, at_draws.log_likelihood
     check_same_draws(prev, dets, data_new.months)
     data_old, ll_old = old_log_likelihood(prev, saved_log_likelihood)
     players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
@@ -721,7 +740,24 @@ def fast_update(
     post_old = prev["posterior"]
     arrays = {name: arr[idx] for name, arr in {**carried, **dets}.items()}
     posterior = draws_dataset(model, arrays, post_old[CHAIN].values, post_old[DRAW].values)
-    prior = prior_draws_of(model, prior_draws, seed + 1)
+    # the prior's draws carried the same way are prior draws of the new model: one compile
+    prior_free = carry_forward(
+        prev,
+        model,
+        new_months,
+        rng.standard_normal((_draws_in(prev, "prior"), len(new_months))),
+        rng,
+        group="prior",
+    )
+    prior_arrays = {**prior_free, **evaluate(prior_free).deterministics}
+    prior_old = prev["prior"]
+    prior = xr.DataTree.from_dict(
+        {
+            "/prior": draws_dataset(
+                model, prior_arrays, prior_old[CHAIN].values, prior_old[DRAW].values
+            )
+        }
+    )
     tree = run_tree(posterior, prev["sample_stats"].to_dataset(), panel, data_new, prior)
     tree.attrs.update(prev.attrs)
     carried_inflow = {m: dets["hidden_inflow_usd"][:, j] for j, m in enumerate(data_new.months)}
@@ -736,7 +772,18 @@ def fast_update(
     )
     everything = paths_for(paths, players, frozenset(range(len(players))))
     ahead = everything.months_after(len(new_months), idx).head(horizon)
-    return FastUpdate(tree, k, effective_sample_size(weights), players, news, new_months, ahead)
+    resampled = DrawValues(
+        {k: v[idx] for k, v in dets.items()},
+        {k: v[idx] for k, v in ll_new.items()},
+        at_draws.log_prior[idx],
+    )
+    return FastUpdate(
+        tree, k, effective_sample_size(weights), players, news, new_months, ahead, model, resampled
+    )
+
+
+def _draws_in(tree: xr.DataTree, group: str) -> int:
+    return int(tree[group].sizes[CHAIN] * tree[group].sizes[DRAW])
 
 
 def _months_after(last: pd.Timestamp, month: pd.Timestamp) -> int:

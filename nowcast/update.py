@@ -378,6 +378,7 @@ def _update_nowcast(
     news = None
     diagnostics = None
     continued = None
+    model = values = None
     t = time.perf_counter()
     try:
         if refit:
@@ -391,10 +392,9 @@ def _update_nowcast(
             horizon=horizon,
             seed=seed,
             batch=batch,
-            prior_draws=_prior_draws(prev),
             saved_log_likelihood=_saved_log_likelihood(prev_path),
         )
-        tree, news = fast.tree, fast.news
+        tree, news, model, values = fast.tree, fast.news, fast.model, fast.values
         continued = fast.forecast_paths if horizon <= len(fast.forecast_paths.months) else None
         result.path, result.pareto_k, result.ess = "fast", fast.pareto_k, fast.ess
         tree.attrs.update(
@@ -467,7 +467,7 @@ def _update_nowcast(
     clock["news_s"] = time.perf_counter() - t
     t = time.perf_counter()
     tell("rendering the report ...")
-    ident = pipeline.identify(tree)
+    ident = pipeline.identify(tree, model=model, values=values)
     pipeline.save_identification(ident, folder)
     pipeline.write_report(tree, folder, forecasts, identification=ident, diagnostics=diagnostics)
     clock["report_s"] = time.perf_counter() - t
