@@ -3,13 +3,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from nowcast.errors import NowcastError
+from nowcast.manifest import MANIFEST, file_table, load_manifest
 from nowcast.store import IngestResult, Store, is_simulated_file
-
-MANIFEST = "MANIFEST.toml"
 
 
 def bundled_data_dir() -> Path:
@@ -19,20 +17,24 @@ def bundled_data_dir() -> Path:
 
 
 def read_manifest(data_dir: Path) -> dict[str, str]:
-    """File name -> source name, from ``data_dir/MANIFEST.toml``."""
+    """File name -> source name, from ``data_dir/MANIFEST.toml``. Every name must be a plain
+    file name in ``data_dir`` (no ``..``, separator or absolute path) that exists there."""
     path = data_dir / MANIFEST
     if not path.exists():
         raise NowcastError(f"{path}: not found; a data folder needs a {MANIFEST} listing its files")
-    try:
-        files = tomllib.loads(path.read_text(encoding="utf-8")).get("files")
-    except tomllib.TOMLDecodeError as exc:
-        raise NowcastError(f"{path}: malformed TOML: {exc}") from None
-    if not isinstance(files, dict) or not files:
+    doc = load_manifest(path)
+    if not isinstance(doc.get("files"), dict) or not doc["files"]:
         raise NowcastError(f"{path}: expected a [files] table mapping file name = source name")
+    files = file_table(path, doc, "files")
+    odd = [name for name, source in files.items() if not isinstance(source, str)]
+    if odd:
+        raise NowcastError(
+            f'{path}: entry {odd[0]!r}: expected the source name as text ("name.csv" = "source")'
+        )
     missing = [f for f in files if not (data_dir / f).exists()]
     if missing:
         raise NowcastError(f"{path}: lists files that are not in {data_dir}: {missing}")
-    return {str(k): str(v) for k, v in files.items()}
+    return files
 
 
 def ingest_dir(store: Store, data_dir: Path) -> list[IngestResult]:

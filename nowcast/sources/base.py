@@ -120,6 +120,10 @@ class Source:
     ``partial_periods`` says the source states figures for periods still running (a rate set in
     advance, a point-in-time figure that covers its month); ``ahead_days`` is how many days
     after the ingest day such a period may begin (1 for a rate set the day before it applies).
+
+    ``recognise(path)`` says whether a file is in this source's format, from its first few KB
+    only (header columns, XML root, the first rows' dates), so ``nowcast update FILE`` can do
+    without ``--source``; it never raises (``csv_recogniser`` builds one from a header).
     """
 
     name: str
@@ -138,6 +142,7 @@ class Source:
     published_in_file: bool = False
     partial_periods: bool = False
     ahead_days: int = 0
+    recognise: Callable[[Path], bool] | None = None
 
     def load(
         self,
@@ -600,6 +605,94 @@ def check_dates(
                 line=int(row[LINE]) if LINE in obs.columns else None,
                 field=field or None,
             )
+
+
+# --------------------------------------------------------------------------- recognising
+
+# How much of a file recognisers look at: enough for a header of a hundred Cyrillic region
+# names (Rosstat's is under 4 KB) and a few dozen rows, never the whole file.
+SNIFF_BYTES = 16 * 1024
+SNIFF_ROWS = 50
+
+
+def sniff(path: Path, size: int = SNIFF_BYTES) -> bytes | None:
+    """The first ``size`` bytes of a regular file; ``None`` for anything that cannot be read
+    (missing, a folder, a pipe, no permission): such a file is simply not recognised."""
+    try:
+        # A pipe or device would block or never end: only regular files are read.
+        if not Path(path).is_file():
+            return None
+        with open(path, "rb") as f:
+            return f.read(size)
+    except (OSError, ValueError):
+        return None
+
+
+def head_rows(data: bytes, max_rows: int = SNIFF_ROWS) -> tuple[list[str], list[list[str]]] | None:
+    """The header (names stripped) and up to ``max_rows`` data rows of the CSV text that begins
+    with ``data``; ``None`` when it is not comma-separated UTF-8 text with a header."""
+    if len(data) >= SNIFF_BYTES:
+        # A cut inside a line (or inside a UTF-8 character) is not the file's content.
+        end = data.rfind(b"\n")
+        if end < 0:
+            return None
+        data = data[: end + 1]
+    try:
+        text = data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text:
+        return None
+    rows: list[list[str]] = []
+    try:
+        for cells in csv.reader(io.StringIO(text, newline="")):
+            if len(cells) <= 1 and not (cells and cells[0].strip()):
+                continue  # blank line, as read_table skips it
+            rows.append(cells)
+            if len(rows) > max_rows:
+                break
+    except csv.Error:
+        return None
+    if not rows:
+        return None
+    return [c.strip() for c in rows[0]], rows[1:]
+
+
+def csv_recogniser(
+    required: Iterable[str],
+    *,
+    only: Iterable[str] | None = None,
+    check: Callable[[list[str], list[list[str]]], bool] | None = None,
+) -> Callable[[Path], bool]:
+    """A ``Source.recognise`` for a CSV format: the header has every ``required`` column (and,
+    with ``only``, no column outside ``only``), and ``check(header, rows)``, when given, holds
+    for the header and the first rows. Never raises: an unreadable, binary or non-CSV file is
+    not recognised."""
+    need = frozenset(required)
+    allowed = None if only is None else frozenset(only)
+
+    def recognise(path: Path) -> bool:
+        data = sniff(path)
+        head = head_rows(data) if data else None
+        if head is None:
+            return False
+        header, rows = head
+        if not need <= set(header) or (allowed is not None and not set(header) <= allowed):
+            return False
+        if check is None:
+            return True
+        try:
+            return bool(check(header, rows))
+        except Exception:  # a content check on odd cells must not stop the other sources
+            return False
+
+    return recognise
+
+
+def column_cells(header: list[str], rows: list[list[str]], column: str) -> list[str]:
+    """The stripped cells of ``column`` in ``rows`` (rows too short for it are skipped)."""
+    i = header.index(column)
+    return [r[i].strip() for r in rows if len(r) > i]
 
 
 # --------------------------------------------------------------------------- periods

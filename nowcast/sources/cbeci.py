@@ -33,6 +33,7 @@ from nowcast.sources.base import (
     LINE,
     Source,
     check_unique,
+    csv_recogniser,
     fail_first_row,
     lag,
     month_end,
@@ -190,5 +191,6 @@ SOURCE = Source(
     parse=parse,
     observe=observe,
     period_fields=(DATE, DATE),
+    recognise=csv_recogniser([DATE, COUNTRY, SHARE, ABSOLUTE]),
     url="https://ccaf.io/cbnsi/cbeci/mining_map",
 )

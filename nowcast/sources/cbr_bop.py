@@ -40,6 +40,7 @@ from nowcast.sources.base import (
     Source,
     check_period_order,
     check_unique,
+    csv_recogniser,
     lag,
     melt_wide,
     month_end,
@@ -501,6 +502,7 @@ QUARTERLY = Source(
     parse=parse_quarterly,
     observe=observe_quarterly,
     period_fields=("quarter_start", "quarter_start"),
+    recognise=csv_recogniser(["quarter_start", "quarter", *QUARTERLY_ITEMS]),
     url=URL,
 )
 
@@ -520,6 +522,7 @@ MONTHLY = Source(
     parse=parse_monthly,
     observe=observe_monthly,
     period_fields=("month", "month"),
+    recognise=csv_recogniser(["month", *MONTHLY_ITEMS]),
     url=URL,
 )
 
@@ -541,6 +544,7 @@ RELEASES = Source(
     parse=parse_releases,
     observe=observe_releases,
     period_fields=("period", "period"),
+    recognise=csv_recogniser(RELEASE_COLUMNS),
     url="https://www.cbr.ru/eng/statistics/macro_itm/external_sector/pb/",
     published_in_file=True,
 )

@@ -1,6 +1,9 @@
 """Bank of Russia official USD/RUB rate: the XML of its daily-rates dynamic service
 (``XML_dynamic.asp``, ``<ValCurs><Record Date="dd.mm.yyyy"><Nominal/><Value>92,5058</Value>``)
 or a CSV export (``date,usd_rub_cbr``). The file type is detected from its first character.
+An XML file is recognised by its root ``<ValCurs>`` holding ``<Record>`` elements (the daily
+all-currency service's ``<Valute>`` is another product) and, when the root names its currency,
+``ID="R01235"`` (USD).
 
 Dates: a rate is set on the working day before it is in force, so a file may hold the rate
 for the day after the ingest day (never later); a rate for a day that has begun is final.
@@ -18,18 +21,22 @@ from nowcast.constants import RUSSIA
 from nowcast.errors import SourceError
 from nowcast.sources.base import (
     LINE,
+    SNIFF_BYTES,
     Source,
     check_unique,
+    csv_recogniser,
     lag,
     melt_wide,
     read_input,
     read_table,
+    sniff,
     to_date,
     to_number,
     validate,
 )
 
 SERIES = "usd_rub_rub_per_usd"
+USD = "R01235"  # the CBR's code of the US dollar
 
 TIDY = pa.DataFrameSchema(
     {
@@ -97,11 +104,60 @@ def _read_xml(path: Path, data: bytes) -> pd.DataFrame:
     return df
 
 
+def _is_xml(data: bytes) -> bool:
+    return data[:64].lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"<")
+
+
+class _Seen(Exception):
+    """Raised from an expat handler once the root and its first child are known."""
+
+
+def _recognise_xml(data: bytes, complete: bool) -> bool:
+    """Root ``<ValCurs>`` (of USD, when it says), whose first child, if any, is ``<Record>``;
+    only the elements up to that child are parsed."""
+    elements: list[tuple[str, dict[str, str]]] = []
+    parser = expat.ParserCreate()
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        elements.append((name, attrs))
+        if len(elements) == 2:
+            raise _Seen
+
+    parser.StartElementHandler = start
+    try:
+        parser.Parse(data, complete)
+    except _Seen:
+        pass
+    except (expat.ExpatError, ValueError, LookupError):
+        # malformed, or an encoding expat cannot read: not this file
+        return False
+    if not elements:
+        return False
+    (root, attrs), *child = elements
+    return (
+        root == "ValCurs"
+        and attrs.get("ID", USD) == USD
+        and all(name == "Record" for name, _ in child)
+    )
+
+
+_recognise_csv = csv_recogniser(["date", "usd_rub_cbr"])
+
+
+def recognise(path: Path) -> bool:
+    """The CBR's XML of USD rates, or the CSV export ``date,usd_rub_cbr``."""
+    data = sniff(path)
+    if not data:
+        return False
+    if _is_xml(data):
+        return _recognise_xml(data, complete=len(data) < SNIFF_BYTES)
+    return _recognise_csv(path)
+
+
 def parse(path: Path) -> pd.DataFrame:
     """Daily tidy table of the official rate in RUB per 1 USD, by the date it is in force."""
     data = read_input(path)
-    head = data[:64].lstrip(b"\xef\xbb\xbf \r\n\t")
-    if head.startswith(b"<"):
+    if _is_xml(data):
         raw = _read_xml(path, data)
         day = to_date(path, raw, "Date", "%d.%m.%Y")
         rate = to_number(path, raw, "Value", decimal_comma=True)
@@ -143,6 +199,7 @@ SOURCE = Source(
     parse=parse,
     observe=observe,
     period_fields=("date", "date"),
+    recognise=recognise,
     # the rate in force on day D is set on the working day before: tomorrow's rate is known
     partial_periods=True,
     ahead_days=1,

@@ -19,6 +19,7 @@ from nowcast.sources.base import (
     LINE,
     Source,
     check_unique,
+    csv_recogniser,
     melt_wide,
     read_table,
     to_date,
@@ -78,6 +79,7 @@ SOURCE = Source(
     parse=parse,
     observe=observe,
     period_fields=("date", "date"),
+    recognise=csv_recogniser(["date", SERIES]),
     # the rate in force today was announced before today: a running day's rate is final
     partial_periods=True,
     url="https://www.cbr.ru/eng/hd_base/KeyRate/",

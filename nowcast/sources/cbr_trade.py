@@ -25,6 +25,7 @@ from nowcast.sources.base import (
     LINE,
     Source,
     check_unique,
+    csv_recogniser,
     lag,
     melt_wide,
     month_end,
@@ -190,6 +191,7 @@ TRADE = Source(
     parse=parse_trade,
     observe=observe_trade,
     period_fields=("month", "month"),
+    recognise=csv_recogniser(["month", *TRADE_COLUMNS]),
     url="https://www.cbr.ru/eng/statistics/macro_itm/svs/",
 )
 
@@ -204,6 +206,7 @@ EXPORTS = Source(
     parse=parse_exports,
     observe=observe_exports,
     period_fields=("month", "month"),
+    recognise=csv_recogniser(["month", *EXPORTS_COLUMNS]),
     url="https://www.cbr.ru/eng/statistics/macro_itm/svs/",
 )
 

@@ -18,6 +18,7 @@ from nowcast.sources.base import (
     LINE,
     Source,
     check_unique,
+    csv_recogniser,
     lag,
     melt_wide,
     read_table,
@@ -100,5 +101,6 @@ SOURCE = Source(
     parse=parse,
     observe=observe,
     period_fields=("time", "time"),
+    recognise=csv_recogniser(["time", *COLUMNS]),
     url="https://github.com/coinmetrics/data/blob/master/csv/btc.csv",
 )

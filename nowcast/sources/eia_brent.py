@@ -1,6 +1,8 @@
 """U.S. EIA Europe Brent spot price FOB (series RBRTE), as mirrored by the datahub.io
 ``oil-prices`` package: ``brent_daily_eia.csv`` (trading days) and ``brent_monthly_eia.csv``
-(monthly averages, each dated on the 15th of its month). Both are ``Date,Price`` in USD/bbl.
+(monthly averages, each dated on the 15th of its month). Both are ``Date,Price`` in USD/bbl,
+so a file is recognised by its first rows' dates: all on the 15th, one per month, is the
+monthly file; anything else the daily one (a single row on the 15th fits both).
 
 Dates: a day's price appears the next day and a month's average 7 days after the month, so
 a row for the ingest day or later, or the average of a month that has not ended a week before
@@ -12,6 +14,7 @@ Administration as the source (the datapackage itself is PDDL-1.0).
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +25,8 @@ from nowcast.sources.base import (
     LINE,
     Source,
     check_unique,
+    column_cells,
+    csv_recogniser,
     lag,
     melt_wide,
     month_end,
@@ -53,6 +58,33 @@ TIDY = pa.DataFrameSchema(
 def _read(path: Path) -> tuple[pd.DataFrame, pd.Series, pd.Series]:
     raw = read_table(path, ["Date", "Price"])
     return raw, to_date(path, raw, "Date"), to_number(path, raw, "Price")
+
+
+def _dates(header: list[str], rows: list[list[str]]) -> list[date] | None:
+    """The first rows' dates; ``None`` when there are none or one is not an ISO date."""
+    try:
+        days = [datetime.strptime(c, "%Y-%m-%d").date() for c in column_cells(header, rows, "Date")]
+    except ValueError:
+        return None
+    return days or None
+
+
+def _monthly(days: list[date]) -> bool:
+    """Dated like the monthly file: every date on the 15th, one per month."""
+    return all(d.day == 15 for d in days) and len({(d.year, d.month) for d in days}) == len(days)
+
+
+def _looks_monthly(header: list[str], rows: list[list[str]]) -> bool:
+    days = _dates(header, rows)
+    # Without readable dates the two files cannot be told apart: both match, and the
+    # caller asks for --source.
+    return days is None or _monthly(days)
+
+
+def _looks_daily(header: list[str], rows: list[list[str]]) -> bool:
+    days = _dates(header, rows)
+    # A single date on the 15th fits both files.
+    return days is None or len(days) == 1 or not _monthly(days)
 
 
 def parse_daily(path: Path) -> pd.DataFrame:
@@ -113,6 +145,7 @@ DAILY = Source(
     parse=parse_daily,
     observe=observe_daily,
     period_fields=("Date", "Date"),
+    recognise=csv_recogniser(["Date", "Price"], check=_looks_daily),
     url="https://www.eia.gov/dnav/pet/hist/RBRTED.htm",
 )
 
@@ -130,6 +163,7 @@ MONTHLY = Source(
     parse=parse_monthly,
     observe=observe_monthly,
     period_fields=("Date", "Date"),
+    recognise=csv_recogniser(["Date", "Price"], check=_looks_monthly),
     url="https://www.eia.gov/dnav/pet/hist/RBRTEM.htm",
 )
 

@@ -32,6 +32,7 @@ from nowcast.sources.base import (
     Source,
     check_period_order,
     check_unique,
+    csv_recogniser,
     fail_first_row,
     month_end,
     observation_columns,
@@ -185,5 +186,6 @@ SOURCE = Source(
     parse=parse,
     observe=observe,
     period_fields=("period_start", "period_end"),
+    recognise=csv_recogniser(COLUMNS),
     url="https://www.so-ups.ru",
 )

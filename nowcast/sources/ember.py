@@ -26,6 +26,7 @@ from nowcast.sources.base import (
     LINE,
     Source,
     check_unique,
+    csv_recogniser,
     lag,
     melt_wide,
     read_table,
@@ -127,5 +128,6 @@ SOURCE = Source(
     parse=parse,
     observe=observe,
     period_fields=("year", "year"),
+    recognise=csv_recogniser(["country", "year", "iso_code", *COLUMNS]),
     url="https://github.com/owid/energy-data",
 )

@@ -57,6 +57,7 @@ from nowcast.sources.base import (
     Source,
     check_period_order,
     check_unique,
+    csv_recogniser,
     fail_first_row,
     observation_columns,
     read_table,
@@ -203,6 +204,7 @@ SOURCE = Source(
     parse=parse,
     observe=observe,
     period_fields=("period_start", "period_end"),
+    recognise=csv_recogniser(COLUMNS),
     url="",
     published_in_file=True,
     # a point-in-time figure covers its month, which may still be running when it appears

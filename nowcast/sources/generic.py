@@ -45,6 +45,7 @@ from nowcast.sources.base import (
     Source,
     check_period_order,
     check_unique,
+    csv_recogniser,
     fail_first_row,
     observation_columns,
     read_table,
@@ -183,6 +184,9 @@ SOURCE = GenericSource(
     parse=parse,
     observe=observe,
     period_fields=("period_start", "period_end"),
+    # Only its own columns: published_estimates has all of REQUIRED too, plus publisher
+    # and url, and a file with columns generic would ignore is not plainly generic.
+    recognise=csv_recogniser(REQUIRED, only=REQUIRED + OPTIONAL),
     published_in_file=True,
     # any figure: a point-in-time one may cover a period still running when it appears
     partial_periods=True,

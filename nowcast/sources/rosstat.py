@@ -33,6 +33,8 @@ from nowcast.sources.base import (
     LINE,
     Source,
     check_unique,
+    column_cells,
+    csv_recogniser,
     lag,
     month_end,
     observation_columns,
@@ -97,6 +99,12 @@ def area_codes(path: Path, headers: list[str]) -> dict[str, str]:
         seen[code] = header
         codes[header] = code
     return codes
+
+
+def _only_this_indicator(header: list[str], rows: list[list[str]]) -> bool:
+    """The layout ``date,varname,...`` holds many Rosstat indicators: this source reads one."""
+    cells = column_cells(header, rows, "varname")
+    return bool(cells) and all(c == VARNAME for c in cells)
 
 
 def parse(path: Path) -> pd.DataFrame:
@@ -186,5 +194,6 @@ SOURCE = Source(
     parse=parse,
     observe=observe,
     period_fields=("date", "date"),
+    recognise=csv_recogniser(["date", "varname"], check=_only_this_indicator),
     url="https://github.com/epogrebnyak/data-rosstat-806-regional",
 )
