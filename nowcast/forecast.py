@@ -202,6 +202,53 @@ class ForecastPaths:
             pick(self.ruble_shocks[:, take]),
         )
 
+    def extended_by(self, longer: ForecastPaths) -> ForecastPaths:
+        """These paths continued by the later months of ``longer`` (paths over more of the
+        same months, one row per draw too): random walks carry on from these paths' last
+        values, held drivers keep them."""
+        n = len(self.months)
+        if len(longer.months) <= n:
+            return self
+        if not longer.months[:n].equals(self.months):
+            raise ValueError("paths to extend must start in the same month")
+        drivers = {}
+        for name, path in self.drivers.items():
+            tail = longer.drivers[name][:, n:].copy()
+            if name in HELD_DRIVERS:
+                tail[:] = path[:, [-1]]
+            elif name != "usd_rub":
+                tail *= (path[:, -1] / longer.drivers[name][:, n - 1])[:, None]
+            drivers[name] = np.concatenate([path, tail], axis=1)
+        return ForecastPaths(
+            longer.months,
+            drivers,
+            np.concatenate([self.share_innovations, longer.share_innovations[:, n:]], axis=1),
+            np.concatenate([self.ruble_shocks, longer.ruble_shocks[:, n:]], axis=1),
+        )
+
+    def to_dataset(self) -> xr.Dataset:
+        """The paths as a Dataset on (sample, month), for saving beside a run."""
+        coords = {SAMPLE: np.arange(self.share_innovations.shape[0]), MONTH: self.months}
+        data = {f"driver_{k}": ((SAMPLE, MONTH), v) for k, v in self.drivers.items()}
+        data["share_innovations"] = ((SAMPLE, MONTH), self.share_innovations)
+        data["ruble_shocks"] = ((SAMPLE, MONTH), self.ruble_shocks)
+        return xr.Dataset(data, coords=coords)
+
+    @classmethod
+    def from_dataset(cls, ds: xr.Dataset) -> ForecastPaths:
+        """Paths saved by ``to_dataset``."""
+        drivers = {
+            str(k).removeprefix("driver_"): ds[k].transpose(SAMPLE, MONTH).values
+            for k in ds.data_vars
+            if str(k).startswith("driver_")
+        }
+        return cls(
+            pd.DatetimeIndex(ds[MONTH].values),
+            drivers,
+            ds["share_innovations"].transpose(SAMPLE, MONTH).values,
+            ds["ruble_shocks"].transpose(SAMPLE, MONTH).values,
+        )
+
     def head(self, n_months: int) -> ForecastPaths:
         """The first ``n_months`` months of these paths."""
         return ForecastPaths(

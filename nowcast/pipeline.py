@@ -465,13 +465,16 @@ def record(
     with the forecast settings an update needs to reproduce its forecast (``update.json``)."""
     import json
 
-    from nowcast.update import UPDATE_FILE, nowcast_estimates, nowcast_record
+    from nowcast.forecast import draw_paths
+    from nowcast.update import UPDATE_FILE, nowcast_estimates, nowcast_record, save_paths
 
     settings = {"path": "run", "horizon": horizon, "seed": int(tree.attrs.get("seed", 0))}
     write_atomic(
         Path(run_path) / UPDATE_FILE,
         lambda tmp: Path(tmp).write_text(json.dumps(settings, indent=2), encoding="utf-8"),
     )
+    seed = int(tree.attrs.get("seed", 0))
+    save_paths(draw_paths(tree, horizon, seed=seed), run_path)  # what the baseline used
     estimates = nowcast_estimates(tree, forecasts[BASELINE])
     with Store(store_dir) as st:
         return st.record_nowcast(nowcast_record(tree, run_path, estimates, "run", last_ingest_id))

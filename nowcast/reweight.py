@@ -42,6 +42,8 @@ from nowcast.model.data import DRIVERS, ModelData
 from nowcast.model.evidence import REGISTRY
 
 PARETO_K_MAX = 0.7
+# log importance ratios varying less than this are equal (floating-point rounding)
+FLAT_LOG_RATIO = 1e-9
 # Exact Shapley values need every subset of releases; beyond this many, releases of one file
 # are merged into one (2^12 subsets is about a second).
 MAX_PLAYERS = 12
@@ -205,10 +207,15 @@ def psis(log_ratio: np.ndarray) -> tuple[np.ndarray, float]:
     lr = np.asarray(log_ratio, dtype=float)
     if not np.all(np.isfinite(lr)):
         raise RefitNeeded("some draws give the new data zero likelihood")
+    if np.ptp(lr) < FLAT_LOG_RATIO:  # nothing the likelihood sees changed (rounding only)
+        return np.full(len(lr), -np.log(len(lr))), 0.0
     # arviz's psislw takes the log likelihood of a left-out figure, whose importance weights
     # are its inverse (PSIS-LOO): negated here, the weights are exp(log_ratio)
     da = xr.DataArray(lr.max() - lr, dims=["sample"])
-    log_w, k = da.azstats.psislw(dim="sample")
+    try:
+        log_w, k = da.azstats.psislw(dim="sample")
+    except ValueError:  # the tail is one draw repeated: all weight on a single draw
+        return lr - np.log(np.sum(np.exp(lr - lr.max()))) - lr.max(), float("inf")
     k = float(k)
     # no tail to fit (a handful of draws carry all the weight) is as bad as it gets
     return np.asarray(log_w.values, dtype=float), k if np.isfinite(k) else float("inf")
@@ -526,7 +533,7 @@ def explain(
         if inputs.offset is not None:
             log_w = log_w - inputs.offset
         weights = None
-        if np.ptp(log_w) > 0 if log_w.size else False:
+        if log_w.size and np.ptp(log_w) >= FLAT_LOG_RATIO:
             lw = psis(log_w)[0] if inputs.smooth else log_w
             weights = normalised(lw)
         month = draws_for(mask)
@@ -643,13 +650,26 @@ class FastUpdate:
     values: DrawValues  # log densities at the new posterior's draws, for identification
 
 
-def extended_paths(prev: xr.DataTree, months_ahead: int, horizon: int, seed: int) -> ForecastPaths:
-    """The previous nowcast's forecast paths (``horizon`` months, seed ``seed``), extended
-    when the update needs more months: paths are drawn month by month, so the first
-    ``horizon`` months are exactly the previous forecast's."""
+def extended_paths(
+    prev: xr.DataTree,
+    months_ahead: int,
+    horizon: int,
+    seed: int,
+    saved: ForecastPaths | None = None,
+) -> ForecastPaths:
+    """The paths of the previous nowcast's forecast (``saved``, the run's
+    ``forecast_paths.nc``; else drawn again from its seed, which reproduces a forecast made by
+    ``forecast``), continued to ``months_ahead`` months when the update needs more."""
     from nowcast.forecast import draw_paths
 
-    return draw_paths(prev, max(horizon, months_ahead, 1), seed=seed)
+    n_months = max(horizon, months_ahead, 1)
+    n_draws = prev["posterior"].sizes[CHAIN] * prev["posterior"].sizes[DRAW]
+    fresh = draw_paths(prev, n_months, seed=seed)
+    if saved is None or saved.share_innovations.shape[0] != n_draws:
+        return fresh
+    if not saved.months[:1].equals(fresh.months[:1]):
+        return fresh
+    return saved.extended_by(fresh)
 
 
 def old_log_likelihood(
@@ -692,6 +712,7 @@ def fast_update(
     seed: int,
     batch: Sequence[int] | None = None,
     saved_log_likelihood: xr.Dataset | None = None,
+    saved_paths: ForecastPaths | None = None,
 ) -> FastUpdate:
     """Carry ``prev`` into ``panel`` (the new data, same spec) and reweight its draws by the
     likelihood of what changed. Raises ``RefitNeeded`` when that cannot stand for a fit:
@@ -714,7 +735,7 @@ def fast_update(
     needed = max(
         _months_after(old_months[-1], t.months[-1]) for t in headline_targets(data_new.months[-1])
     )
-    paths = extended_paths(prev, max(needed, len(new_months) + horizon), horizon, seed)
+    paths = extended_paths(prev, max(needed, len(new_months) + horizon), horizon, seed, saved_paths)
     rng = np.random.default_rng(seed + 7)
     carried = carry_forward(prev, model, new_months, paths.share_innovations, rng)
     evaluate = draws_evaluator(model, log_prior=True)
@@ -728,10 +749,7 @@ def fast_update(
         if players
         else np.zeros(len(next(iter(carried.values()))))
     )
-    if np.ptp(log_ratio) > 0:
-        log_w, k = psis(log_ratio)
-    else:  # nothing the likelihood sees changed: the draws keep equal weights
-        log_w, k = np.full(len(log_ratio), -np.log(len(log_ratio))), 0.0
+    log_w, k = psis(log_ratio)
     if not k <= PARETO_K_MAX:
         raise RefitNeeded(f"Pareto k = {k:.2f} > {PARETO_K_MAX}: reweighting cannot absorb it")
     weights = normalised(log_w)
@@ -823,6 +841,7 @@ def backward_news(
     horizon: int,
     seed: int,
     batch: Sequence[int] | None = None,
+    saved_paths: ForecastPaths | None = None,
 ) -> NewsInputs | None:
     """News after a refit: the new posterior reweighted backwards (each coalition's weights
     remove the likelihood of the releases outside it), the drivers of releases outside a
@@ -853,7 +872,7 @@ def backward_news(
     new_months = data_new.months[len(old_months) :]
     targets = headline_targets(data_new.months[-1])
     needed = max(_months_after(old_months[-1], t.months[-1]) for t in targets)
-    paths = extended_paths(prev, needed, horizon, seed)
+    paths = extended_paths(prev, needed, horizon, seed, saved_paths)
     post = stacked_posterior(tree)
     n = post.sizes["sample"]
     rows = np.arange(n) % paths.share_innovations.shape[0]

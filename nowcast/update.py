@@ -35,6 +35,8 @@ from nowcast.intervals import interval_summary
 HEADLINE_QUANTITY = "hidden_inflow_usd"
 UPDATE_FILE = "update.json"
 REVISION_FILE = "revision.csv"
+# the baseline forecast's driver paths, innovations and shocks: the next update continues them
+PATHS_FILE = "forecast_paths.nc"
 DEFAULT_HORIZON = 6
 
 
@@ -143,7 +145,7 @@ def resolve_files(
 ) -> list[Incoming]:
     """The files named on the command line with their sources: ``source`` for all, or each
     file's own format (``nowcast.sources.recognise_source``); an ``Incoming`` names its own."""
-    from nowcast.sources import get_source
+    from nowcast.sources import get_source, recognise_source
 
     out = []
     for f in files:
@@ -151,7 +153,7 @@ def resolve_files(
             out.append(f)
             continue
         path = Path(f)
-        name = get_source(source).name
+        name = get_source(source).name if source else recognise_source(path).name
         out.append(Incoming(path, name, published))
     return out
 
@@ -357,7 +359,7 @@ def _update_nowcast(
 ) -> UpdateResult:
     from nowcast import pipeline
     from nowcast.fit import FitResult, diagnose, fit, free_variables, load_run, save_run
-    from nowcast.forecast import forecast_from_paths
+    from nowcast.forecast import draw_paths, forecast_from_paths
     from nowcast.model.spec import Sampler, spec_of
     from nowcast.reweight import RefitNeeded, backward_news, fast_update, headline_targets
 
@@ -393,6 +395,7 @@ def _update_nowcast(
             seed=seed,
             batch=batch,
             saved_log_likelihood=_saved_log_likelihood(prev_path),
+            saved_paths=load_paths(prev_path),
         )
         tree, news, model, values = fast.tree, fast.news, fast.model, fast.values
         continued = fast.forecast_paths if horizon <= len(fast.forecast_paths.months) else None
@@ -436,11 +439,11 @@ def _update_nowcast(
     if continued is not None:
         # the previous forecast's paths carried on from the new data (common random numbers:
         # what the news attributes is then the data, not a new draw of the future)
-        forecasts = {
-            pipeline.BASELINE: forecast_from_paths(tree, continued.head(horizon), seed=seed)
-        }
+        paths = continued.head(horizon)
     else:
-        forecasts = pipeline.make_forecasts(tree, horizon)
+        paths = draw_paths(tree, horizon, seed=seed)
+    forecasts = {pipeline.BASELINE: forecast_from_paths(tree, paths, seed=seed)}
+    save_paths(paths, folder)
     estimates = nowcast_estimates(tree, forecasts[pipeline.BASELINE])
     last_month = pd.Timestamp(tree["posterior"][MONTH].values[-1])
     targets = headline_targets(last_month)
@@ -486,6 +489,28 @@ def _update_nowcast(
         )
     )
     return result
+
+
+def save_paths(paths: Any, run_path: Path) -> Path:
+    """Save a forecast's paths (``ForecastPaths``) beside its run."""
+    ds = paths.to_dataset()
+    return write_atomic(
+        Path(run_path) / PATHS_FILE, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")
+    )
+
+
+def load_paths(run_path: Path) -> Any:
+    """A run's saved forecast paths, or ``None`` (missing or unreadable: drawn again)."""
+    from nowcast.forecast import ForecastPaths
+
+    path = Path(run_path) / PATHS_FILE
+    if not path.exists():
+        return None
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            return ForecastPaths.from_dataset(ds.load())
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _saved_log_likelihood(run_path: Path) -> xr.Dataset | None:
