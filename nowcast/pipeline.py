@@ -382,8 +382,10 @@ def write_report(
     *,
     identification: Identification | None = None,
     diagnostics: Diagnostics | None = None,
+    update: Any = None,
 ) -> ReportPaths:
-    """The HTML/PDF report and summaries of a run, in its folder."""
+    """The HTML/PDF report and summaries of a run, in its folder (``update``: a
+    ``nowcast.report.updates.UpdateSection``, how the nowcast was updated and the history)."""
     ident = identification
     return render_report(
         tree,
@@ -393,6 +395,7 @@ def write_report(
         narrowing_table=ident.narrowing if ident else None,
         sensitivity_table=ident.sensitivity if ident else None,
         ablation_table=ident.ablation if ident else None,
+        update=update,
     )
 
 
@@ -435,6 +438,7 @@ def _finish(
     scenario: Scenario | None,
     diagnostics: Diagnostics | None,
     notify: Notify,
+    history_of: str | Path | None = None,
 ) -> tuple[RunResult, dict[str, xr.Dataset]]:
     notify(Step("forecast", f"forecasting {horizon} months ahead ..."))
     forecasts = make_forecasts(tree, horizon, scenario)
@@ -442,7 +446,10 @@ def _finish(
     ident = identify(tree)
     save_identification(ident, run_path)
     notify(Step("report", "rendering the report ..."))
-    paths = write_report(tree, run_path, forecasts, identification=ident, diagnostics=diagnostics)
+    section = _history_section(tree, forecasts, history_of) if history_of is not None else None
+    paths = write_report(
+        tree, run_path, forecasts, identification=ident, diagnostics=diagnostics, update=section
+    )
     result = RunResult(
         run_path=run_path,
         report=paths,
@@ -451,6 +458,20 @@ def _finish(
         diagnostics=diagnostics,
     )
     return result, forecasts
+
+
+def _history_section(
+    tree: xr.DataTree, forecasts: dict[str, xr.Dataset], store_dir: str | Path
+) -> Any:
+    """The report's history of the latest month: the recorded nowcasts and this run."""
+    from nowcast.report.updates import UpdateSection
+    from nowcast.update import history_with, nowcast_estimates
+
+    estimates = nowcast_estimates(tree, forecasts[BASELINE])
+    with Store(store_dir, read_only=True) as st:
+        history = history_with(st, estimates, tree, "run")
+    month = f"{pd.Timestamp(tree['posterior']['month'].values[-1]):%Y-%m}"
+    return UpdateSection(path="run", history=history, target=month)
 
 
 def record(
@@ -522,7 +543,13 @@ def run(
     )
     notify(fitted)
     result, forecasts = _finish(
-        fitted.tree, fitted.path, horizon, scenario, fitted.diagnostics, notify
+        fitted.tree,
+        fitted.path,
+        horizon,
+        scenario,
+        fitted.diagnostics,
+        notify,
+        history_of=(store_dir or default_store_dir()) if as_of is None else None,
     )
     if as_of is None:
         # the nowcast of everything stored becomes the current one, recorded last so that a

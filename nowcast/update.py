@@ -361,6 +361,7 @@ def _update_nowcast(
     from nowcast.fit import FitResult, diagnose, fit, free_variables, load_run, save_run
     from nowcast.forecast import draw_paths, forecast_from_paths
     from nowcast.model.spec import Sampler, spec_of
+    from nowcast.report.updates import UpdateSection
     from nowcast.reweight import RefitNeeded, backward_news, fast_update, headline_targets
 
     t = time.perf_counter()
@@ -472,7 +473,20 @@ def _update_nowcast(
     tell("rendering the report ...")
     ident = pipeline.identify(tree, model=model, values=values)
     pipeline.save_identification(ident, folder)
-    pipeline.write_report(tree, folder, forecasts, identification=ident, diagnostics=diagnostics)
+    section = UpdateSection(
+        path=result.path or "refit",
+        history=history_with(st, estimates, tree, result.path or "refit"),
+        target=f"{last_month:%Y-%m}",
+        revision=revision,
+        pareto_k=result.pareto_k,
+        ess=result.ess,
+        reason=result.reason,
+        waiting=result.waiting,
+        releases=info["releases"],
+    )
+    pipeline.write_report(
+        tree, folder, forecasts, identification=ident, diagnostics=diagnostics, update=section
+    )
     clock["report_s"] = time.perf_counter() - t
     result.headline = pipeline.headline(tree)
     # recorded last: a run folder is current only once everything in it is written
@@ -541,6 +555,24 @@ def _previous_targets(
             r = rows.iloc[-1]
             out[label] = (float(r["median"]), float(r["upper_80"] - r["lower_80"]))
     return out
+
+
+def history_with(st: Any, estimates: pd.DataFrame, tree: xr.DataTree, path: str) -> pd.DataFrame:
+    """The recorded estimates of this nowcast's latest month, and this nowcast's own (not
+    recorded yet: it is recorded once its report is written) as the last row."""
+    from datetime import UTC, datetime
+
+    month = f"{pd.Timestamp(tree['posterior'][MONTH].values[-1]):%Y-%m}"
+    past = st.estimates(month)
+    mine = estimates[estimates["target"] == month].assign(
+        nowcast_id=int(past["nowcast_id"].max()) + 1 if len(past) else 1,
+        recorded_at=pd.Timestamp(datetime.now(UTC).replace(tzinfo=None)),
+        data_as_of=str(tree.attrs.get("data_as_of", "") or "latest"),
+        data_kind=str(tree.attrs.get("data_kind", "real")),
+        spec_name=str(tree.attrs.get("model", "")),
+        path=path,
+    )
+    return pd.concat([past, mine[past.columns]] if len(past) else [mine], ignore_index=True)
 
 
 def nowcast_record(

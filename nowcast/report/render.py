@@ -15,7 +15,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from nowcast.files import write_atomic, write_text
 from nowcast.fit import Diagnostics, diagnose, free_variables
 from nowcast.model.spec import ModelSpec, spec_of
-from nowcast.report import charts, pdf, tables
+from nowcast.report import charts, pdf, tables, updates
 from nowcast.report.exports import write_forecasts, write_summary
 from nowcast.report.html import render_html
 from nowcast.report.published import published_figures
@@ -35,6 +35,7 @@ from nowcast.report.text import (
     headline_text,
     identification_text,
 )
+from nowcast.report.updates import UpdateSection
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def render_report(
     sensitivity_table: pd.DataFrame | None = None,
     ablation_table: pd.DataFrame | None = None,
     declared_exports: pd.Series | None = None,
+    update: UpdateSection | None = None,
 ) -> ReportPaths:
     """Write the report of one fitted run into ``out_dir``: ``report.html`` (self-contained),
     ``report.pdf`` (the same charts, tables and texts as PDF pages), ``summary.csv``,
@@ -72,7 +74,7 @@ def render_report(
     the tree, over the free variables the fit recorded (every posterior variable for runs that
     predate that record). ``declared_exports``: monthly goods exports, USD bn, indexed by
     month; by default the panel's ``goods_exports_usd_bn``. The identification tables are shown
-    when given."""
+    when given; ``update`` adds how this nowcast was updated, its news and the history."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     forecasts = ordered(forecasts)
@@ -113,8 +115,14 @@ def render_report(
         "ablation": optional(
             ablation_table, "Ablation: annual inflow's 90% interval (USD bn) by evidence used"
         ),
+        "revision": (
+            updates.revision_table(update.revision)
+            if update is not None and update.revision is not None and len(update.revision)
+            else None
+        ),
     }
-    made: dict[str, object] = {}
+    update_lines = updates.update_text(update) if update is not None else []
+    made: dict[str, object] = {"waterfalls": [], "history": None}
 
     # The PDF is written page by page in reading order; the charts it draws are kept for the
     # HTML page, so both carry the very same images.
@@ -130,6 +138,16 @@ def render_report(
                 edge_words,
             ]
             pdf.text_pages(doc, "Hidden mining inflow: headline", intro, simulated)
+            if update is not None:
+                if update_lines:
+                    pdf.text_pages(doc, "This update", update_lines, simulated)
+                if tabs["revision"] is not None:
+                    pdf.table_pages(doc, tabs["revision"], simulated)
+                    made["waterfalls"] = [
+                        updates.waterfall_chart(book, update.revision, str(t))
+                        for t in dict.fromkeys(update.revision["target"])
+                    ]
+                made["history"] = updates.history_figure(book, update)
             first = next(iter(forecasts.items()), None)
             made["inflow"] = charts.inflow_chart(book, tree, first, edge)
             made["fans"] = [charts.fan_chart(book, tree, n, ds) for n, ds in forecasts.items()]
@@ -164,6 +182,7 @@ def render_report(
         spec_name=spec.name,
         attrs=metadata(tree),
         scenarios=list(forecasts),
+        update_lines=update_lines,
     )
     html_path = write_text(html, out_dir / "report.html")
     csv_path, json_path = write_summary(
