@@ -56,14 +56,16 @@ def _dated(name: str, start: str | None, end: str) -> tuple[list[str], list[list
     return header, keep
 
 
-def initial_data(folder: Path, until: str) -> Path:
-    """A data folder with every bundled file cut at ``until`` (inclusive)."""
+def initial_data(folder: Path, until: str, cutoffs: dict[str, str] | None = None) -> Path:
+    """A data folder with every bundled file cut at ``until`` (inclusive), or at its own date
+    in ``cutoffs`` (file name -> last date kept: figures held back for a later release)."""
     folder.mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(DATA_DIR)
     lines = ["[files]"]
+    cutoffs = cutoffs or {}
     for name, source in manifest.items():
         if name in DATE_COLUMN:
-            header, rows = _dated(name, None, until)
+            header, rows = _dated(name, None, cutoffs.get(name, until))
             _write(folder / name, header, rows)
         else:
             (folder / name).write_bytes((DATA_DIR / name).read_bytes())
@@ -72,7 +74,9 @@ def initial_data(folder: Path, until: str) -> Path:
     return folder
 
 
-def write_slice(name: str, folder: Path, start: str, end: str, *, as_name: str | None = None) -> Path:
+def write_slice(
+    name: str, folder: Path, start: str, end: str, *, as_name: str | None = None
+) -> Path:
     """The rows of bundled file ``name`` dated ``start`` to ``end`` as a new file in ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     header, rows = _dated(name, start, end)
