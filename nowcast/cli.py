@@ -18,6 +18,7 @@ from nowcast.errors import NowcastError
 
 if TYPE_CHECKING:  # the pipeline is imported when a command runs: `nowcast --help` stays fast
     from nowcast.pipeline import DataOverview, FitPlan, FittedRun, RunResult
+    from nowcast.update import UpdateResult
 
 
 class _Commands(TyperGroup):
@@ -671,6 +672,13 @@ def update(
         )
     for name, why in result.refused.items():
         console.print(f"[bold red]refused[/] {escape(name)}: {escape(why)}")
+    _report_update(result)
+    if result.refused:  # the others were used; the exit code still says input was refused
+        raise typer.Exit(code=2)
+
+
+def _report_update(result: UpdateResult) -> None:
+    """What an update stored, how it updated the nowcast and what moved it."""
     for name in result.stored:
         console.print(f"stored {escape(name)}")
     for name in result.unchanged:

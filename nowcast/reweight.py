@@ -549,8 +549,10 @@ def explain(
     rows = []
     for ti, t in enumerate(targets):
         cols = slice(2 * ti, 2 * ti + 2)
-        prev_med, prev_width = previous[t.label]
-        cur_med, cur_width = current[t.label]
+        # a target the previous nowcast did not estimate (a quarter it did not reach) starts
+        # from what its draws and paths say, the empty coalition
+        prev_med, prev_width = previous.get(t.label, (empty[2 * ti], empty[2 * ti + 1]))
+        cur_med, cur_width = current.get(t.label, (grand[2 * ti], grand[2 * ti + 1]))
         for i, p in enumerate(players):
             rows.append(_row(t, p.name, p.kind, *phi[i, cols]))
         # what the subsets cannot assign: the empty coalition against the previous nowcast,

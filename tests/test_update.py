@@ -6,6 +6,12 @@ run), each landing as an update. Every figure is real; only when it landed is re
 from __future__ import annotations
 
 import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -167,3 +173,139 @@ def test_the_report_carries_the_update(replayed):
     assert "What moved the median of 2025-08" in html
     assert "Pareto k" in html
     assert np.isfinite(results["August"].ess) and results["August"].ess > 10
+
+
+# --------------------------------------------------------------------------- kills and locks
+
+CLI = [sys.executable, "-c", "from nowcast.cli import app; app()"]
+
+
+def _copy_store(store: Path, target: Path) -> Path:
+    shutil.copytree(store, target)
+    return target
+
+
+def _september(folder: Path, names: list[str] | None = None) -> Path:
+    """An incoming folder holding September's driver releases, with a manifest naming their
+    sources (a one-row Brent file could be either Brent source)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NOWCAST_TODAY", TODAY)
+        files = _drivers("2025-09", folder)
+    lines = ["[files]"]
+    for f in files:
+        if names is None or f.path.name in names:
+            lines.append(f'"{f.path.name}" = "{f.source}"')
+        else:
+            f.path.unlink()
+    (folder / "MANIFEST.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def _history(store: Path) -> pd.DataFrame:
+    with Store(store, read_only=True) as st:
+        return st.nowcasts()
+
+
+def _wait_for(condition, proc: subprocess.Popen, limit: float = 600.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():
+        if proc.poll() is not None:
+            raise AssertionError(f"the update ended before the moment to kill it: {_output(proc)}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("the moment to kill the update never came")
+        time.sleep(0.05)
+
+
+def _start(args: list[str], log: Path) -> subprocess.Popen:
+    """Start a command with its output in ``log`` (a file: an unread pipe could block it)."""
+    env = {**os.environ, "NOWCAST_TODAY": TODAY}
+    with open(log, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen(args, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
+    proc.log = log  # type: ignore[attr-defined]
+    return proc
+
+
+def _output(proc: subprocess.Popen) -> str:
+    return Path(proc.log).read_text(encoding="utf-8")  # type: ignore[attr-defined]
+
+
+def _stored_files(store: Path) -> set[str]:
+    with Store(store, read_only=True) as st:
+        return set(st.ingests()["file_name"])
+
+
+def _new_runs(store: Path, before: set[Path]) -> list[Path]:
+    return sorted(set((store / "runs").glob("*")) - before)
+
+
+@pytest.mark.parametrize("moment", ["fit", "report"])
+def test_a_killed_update_leaves_the_previous_nowcast_current_and_the_next_completes(
+    replayed, tmp_path, moment
+):
+    store = _copy_store(replayed[0], tmp_path / "store")
+    incoming = _september(tmp_path / "incoming")
+    names = {p.name for p in incoming.glob("*.csv")}
+    before = _history(store)
+    runs_before = set((store / "runs").glob("*"))
+    args = [*CLI, "update", "--incoming", str(incoming), "--store", str(store)]
+    if moment == "fit":
+        args.append("--refit")  # a fit to kill: the update refits after storing the files
+    proc = _start(args, tmp_path / "update.log")
+    if moment == "fit":
+        _wait_for(lambda: names <= _stored_files(store), proc)
+        time.sleep(3.0)  # the panel is built and sampling has begun
+    else:
+        # the fast path saves its posterior, then renders the report
+        _wait_for(
+            lambda: any((r / "posterior.nc").exists() for r in _new_runs(store, runs_before)),
+            proc,
+        )
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=60)
+    # the previous nowcast stays current: nothing half-written was recorded
+    pd.testing.assert_frame_equal(_history(store), before)
+    with Store(store, read_only=True) as st:
+        assert st.current_nowcast()["nowcast_id"] == before["nowcast_id"].iloc[-1]
+    # the files were stored (each all or nothing) and are still waiting in the folder; the
+    # next update finds them stored and completes the nowcast they belong to
+    assert names <= {p.name for p in incoming.glob("*.csv")}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NOWCAST_TODAY", TODAY)
+        done = update([], store_dir=store, incoming_dir=incoming)
+    assert sorted(done.unchanged) == sorted(names) and not done.stored
+    assert done.status == "updated" and done.nowcast_id == before["nowcast_id"].iloc[-1] + 1
+    assert "2025-09" in set(done.revision["target"])
+    assert len(_history(store)) == len(before) + 1
+    assert names == {p.name for p in (incoming / "done").glob("*.csv")}
+
+
+def test_a_second_update_at_once_is_refused_clearly_and_changes_nothing(replayed, tmp_path):
+    store = _copy_store(replayed[0], tmp_path / "store")
+    first_names = ["coinmetrics_btc_daily_2025-09.csv", "usd_rub_cbr_daily_2025-09.csv"]
+    first_in = _september(tmp_path / "first", first_names)
+    second_in = _september(
+        tmp_path / "second", ["cbr_key_rate_daily_2025-09.csv", "brent_monthly_eia_2025-09.csv"]
+    )
+    before = _history(store)
+    first = _start(
+        [*CLI, "update", "--incoming", str(first_in), "--store", str(store)],
+        tmp_path / "first.log",
+    )
+    lock = store / "nowcast.lock"
+    _wait_for(lambda: lock.exists() and lock.stat().st_size > 0, first)
+    env = {**os.environ, "NOWCAST_TODAY": TODAY, "NOWCAST_LOCK_TIMEOUT": "0.5"}
+    second = subprocess.run(
+        [*CLI, "update", "--incoming", str(second_in), "--store", str(store)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert second.returncode == 2, second.stdout + second.stderr
+    assert "is being written by pid" in second.stdout and "Traceback" not in second.stderr
+    assert first.wait(timeout=600) == 0, _output(first)
+    assert len(_history(store)) == len(before) + 1  # the first update only
+    assert not (second_in / "done").exists() and not (second_in / "refused").exists()
+    assert {"cbr_key_rate_daily_2025-09.csv"}.isdisjoint(_stored_files(store))
