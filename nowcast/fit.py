@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -392,7 +393,6 @@ def fit(
 def diagnose(tree: xr.DataTree, spec: ModelSpec, free: list[str] | None = None) -> Diagnostics:
     """R-hat (rank-normalised), bulk and tail ESS per variable, divergences and E-BFMI,
     checked against ``spec.thresholds``."""
-    th = spec.thresholds
     post = tree["posterior"].to_dataset()
     base = [n for n in (free or list(post.data_vars)) if n in post]
     names = base + [g for g in GATED if g in post and g not in base]
@@ -421,6 +421,11 @@ def diagnose(tree: xr.DataTree, spec: ModelSpec, free: list[str] | None = None) 
     div = int(stats["diverging"].sum()) if "diverging" in stats else 0
     bfmi = [float(b) for b in np.atleast_1d(np.asarray(_get(az.bfmi(tree), "energy")))]
 
+    return Diagnostics(table, div, bfmi, _problems(table, div, bfmi, spec))
+
+
+def _problems(table: pd.DataFrame, div: int, bfmi: list[float], spec: ModelSpec) -> list[str]:
+    th = spec.thresholds
     problems = []
     bad = table[table.max_rhat > th.max_rhat]
     if len(bad):
@@ -436,7 +441,29 @@ def diagnose(tree: xr.DataTree, spec: ModelSpec, free: list[str] | None = None) 
     low = [round(b, 2) for b in bfmi if b < th.min_bfmi]
     if low:
         problems.append(f"E-BFMI below {th.min_bfmi} in {len(low)} chain(s): {low}")
-    return Diagnostics(table, div, bfmi, problems)
+    return problems
+
+
+DIAGNOSTICS_FILE = "diagnostics.csv"
+
+
+def read_diagnostics(run_path: str | Path, spec: ModelSpec) -> Diagnostics | None:
+    """The diagnostics a run folder recorded (``diagnostics.csv``), checked against ``spec``;
+    ``None`` when it has none. A run made by reweighting another carries the diagnostics of
+    the fit whose draws it reweighted (its own resampled draws have no chains to check)."""
+    path = Path(run_path) / DIAGNOSTICS_FILE
+    try:
+        raw = pd.read_csv(path)
+    except (OSError, ValueError):
+        return None
+    needed = {"variable", "size", "max_rhat", "min_ess_bulk", "min_ess_tail", "divergences"}
+    if not needed <= set(raw.columns) or raw.empty:
+        return None
+    div = int(raw["divergences"].iloc[0])
+    bfmi = [float(raw["min_bfmi"].iloc[0])] if "min_bfmi" in raw else []
+    bfmi = [b for b in bfmi if np.isfinite(b)]
+    table = raw[["variable", "size", "max_rhat", "min_ess_bulk", "min_ess_tail"]]
+    return Diagnostics(table, div, bfmi, _problems(table, div, bfmi, spec))
 
 
 def _get(ds: xr.DataTree | xr.Dataset, name: str) -> xr.DataArray:
@@ -464,7 +491,7 @@ def save_run(result: FitResult, store_dir: Path) -> Path:
         divergences=result.diagnostics.divergences,
         min_bfmi=min(result.diagnostics.bfmi) if result.diagnostics.bfmi else np.nan,
     )
-    write_csv(diag, out / "diagnostics.csv")
+    write_csv(diag, out / DIAGNOSTICS_FILE)
     return out
 
 
@@ -486,6 +513,28 @@ def load_run(path: str | Path, spec: ModelSpec | None = None) -> xr.DataTree:
             f"{path} was fitted with spec {tree.attrs.get('model')}"
             f" ({tree.attrs.get('spec_hash')}), not {spec.name} ({spec.spec_hash()})"
         )
+    return tree
+
+
+def load_run_groups(path: str | Path, groups: Sequence[str]) -> xr.DataTree:
+    """Only ``groups`` of a saved run (and its attributes): opening a netCDF group costs in
+    proportion to its variables, and an update needs four of the run's seven groups."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "posterior.nc"
+    try:
+        with xr.open_dataset(path, engine="h5netcdf") as root:
+            attrs = dict(root.attrs)
+        parts = {}
+        for g in groups:
+            with xr.open_dataset(path, group=g, engine="h5netcdf") as ds:
+                parts[f"/{g}"] = ds.load()
+    except (OSError, ValueError) as exc:
+        raise NowcastError(
+            f"{path}: cannot read the posterior ({exc}): refit with `nowcast fit`"
+        ) from None
+    tree = xr.DataTree.from_dict(parts)
+    tree.attrs.update(attrs)
     return tree
 
 

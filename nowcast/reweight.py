@@ -833,6 +833,16 @@ def _retract(values: dict[str, np.ndarray], prev: xr.DataTree) -> dict[str, np.n
     return out
 
 
+@dataclass
+class Backward:
+    """After a refit: the news (``None`` when the models do not correspond) and the new
+    model's log densities at the refitted draws, which identification reuses."""
+
+    news: NewsInputs | None
+    model: pm.Model
+    values: DrawValues
+
+
 def backward_news(
     prev: xr.DataTree,
     tree: xr.DataTree,
@@ -844,32 +854,31 @@ def backward_news(
     seed: int,
     batch: Sequence[int] | None = None,
     saved_paths: ForecastPaths | None = None,
-) -> NewsInputs | None:
+) -> Backward:
     """News after a refit: the new posterior reweighted backwards (each coalition's weights
     remove the likelihood of the releases outside it), the drivers of releases outside a
-    coalition replaced by the previous forecast's paths. ``None`` when the refitted model's
+    coalition replaced by the previous forecast's paths. No news when the refitted model's
     structure no longer corresponds to the previous one's."""
-    from nowcast.fit import evaluate_draws
+    from nowcast.fit import draws_evaluator, evaluate_draws
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
     from nowcast.model.spec import spec_of
 
     spec = spec_of(tree)
-    if spec.spec_hash() != spec_of(prev).spec_hash():
-        return None
     data_new = prepare(panel, spec)
     model_new = build_model(spec, data_new)
     free = [rv.name for rv in model_new.free_RVs]
     values = posterior_draws(tree, free)
+    at_draws = draws_evaluator(model_new, deterministics=False, log_prior=True)(values)
+    ll_new = at_draws.log_likelihood
     retracted = _retract(values, prev)
-    if retracted is None:
-        return None
+    if retracted is None or spec.spec_hash() != spec_of(prev).spec_hash():
+        return Backward(None, model_new, at_draws)
     data_old = prepare(prev["panel"].to_dataset(), spec)
     _, ll_old = evaluate_draws(build_model(spec, data_old), retracted)
-    _, ll_new = evaluate_draws(model_new, values)
     players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
     if not players:
-        return None
+        return Backward(None, model_new, at_draws)
     old_months = pd.DatetimeIndex(prev["posterior"][MONTH].values)
     new_months = data_new.months[len(old_months) :]
     targets = headline_targets(data_new.months[-1])
@@ -913,4 +922,6 @@ def backward_news(
         return out
 
     offset = np.sum([p.log_lik for p in players], axis=0)
-    return NewsInputs(players=players, month_draws=month_draws, offset=offset)
+    return Backward(
+        NewsInputs(players=players, month_draws=month_draws, offset=offset), model_new, at_draws
+    )

@@ -16,6 +16,7 @@ to ``$NOWCAST_LOCK_TIMEOUT`` seconds, then are refused with a message naming the
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -358,7 +359,16 @@ def _update_nowcast(
     clock: dict[str, float],
 ) -> UpdateResult:
     from nowcast import pipeline
-    from nowcast.fit import FitResult, diagnose, fit, free_variables, load_run, save_run
+    from nowcast.fit import (
+        DIAGNOSTICS_FILE,
+        FitResult,
+        diagnose,
+        fit,
+        free_variables,
+        load_run_groups,
+        read_diagnostics,
+        save_run,
+    )
     from nowcast.forecast import draw_paths, forecast_from_paths
     from nowcast.model.spec import Sampler, spec_of
     from nowcast.report.updates import UpdateSection
@@ -366,7 +376,7 @@ def _update_nowcast(
 
     t = time.perf_counter()
     prev_path = Path(str(current["run_path"]))
-    prev = load_run(prev_path)
+    prev = load_run_groups(prev_path, ("posterior", "sample_stats", "panel", "prior"))
     meta = _previous_meta(prev_path)
     prev_horizon = int(meta.get("horizon", DEFAULT_HORIZON))
     horizon = horizon or prev_horizon
@@ -410,7 +420,11 @@ def _update_nowcast(
         folder = _new_run_folder(root, tree)
         _save_tree(tree, folder)
         # the draws are the last fit's, reweighted: its sampler diagnostics still describe them
-        diagnostics = diagnose(prev, spec, free_variables(prev))
+        diagnostics = read_diagnostics(prev_path, spec) or diagnose(
+            prev, spec, free_variables(prev)
+        )
+        if (prev_path / DIAGNOSTICS_FILE).exists():
+            shutil.copyfile(prev_path / DIAGNOSTICS_FILE, folder / DIAGNOSTICS_FILE)
     except RefitNeeded as why:
         result.path, result.reason = "refit", why.reason
         tell(f"refitting: {why.reason} ...")
@@ -428,9 +442,18 @@ def _update_nowcast(
         folder = save_run(fitted, root)
         diagnostics = fitted.diagnostics
         try:
-            news = backward_news(
-                prev, tree, panel, batch_rows, names, horizon=prev_horizon, seed=seed, batch=batch
+            back = backward_news(
+                prev,
+                tree,
+                panel,
+                batch_rows,
+                names,
+                horizon=prev_horizon,
+                seed=seed,
+                batch=batch,
+                saved_paths=load_paths(prev_path),
             )
+            news, model, values = back.news, back.model, back.values
         except RefitNeeded:
             news = None
     clock[f"{result.path}_s"] = time.perf_counter() - t
