@@ -24,6 +24,9 @@ from nowcast.reweight import PARETO_K_MAX
 from nowcast.store import Store
 from nowcast.update import REVISION_FILE, Incoming, update
 
+# every test here reads the one replay: on one xdist worker, so it is built once
+pytestmark = pytest.mark.xdist_group(name="update_replay")
+
 TODAY = "2026-06-30"
 START = "2024-01-01"
 SAMPLER = Sampler(draws=150, tune=250, chains=2, seed=3)
