@@ -400,12 +400,29 @@ def write_report(
 
 
 def latest_run(store_dir: str | Path | None = None) -> Path:
-    """The newest run folder in a store."""
+    """The store's current nowcast's run folder (the latest the history records), or, in a
+    store without a history, the newest run folder. A folder an interrupted update left
+    behind is never current."""
     root = Path(store_dir) if store_dir is not None else default_store_dir()
+    current = _current_run(root)
+    if current is not None:
+        return current
     runs = sorted((root / "runs").glob("*/posterior.nc"))
     if not runs:
         raise NowcastError(f"no fitted runs in {root / 'runs'}: run `nowcast fit` first")
     return runs[-1].parent
+
+
+def _current_run(root: Path) -> Path | None:
+    try:
+        with Store(root, read_only=True) as st:
+            current = st.current_nowcast()
+    except NowcastError:  # no store, or one without tables: no history to ask
+        return None
+    if current is None:
+        return None
+    path = Path(str(current["run_path"]))
+    return path if (path / "posterior.nc").exists() else None
 
 
 def open_run(

@@ -271,6 +271,8 @@ def test_a_killed_update_leaves_the_previous_nowcast_current_and_the_next_comple
     pd.testing.assert_frame_equal(_history(store), before)
     with Store(store, read_only=True) as st:
         assert st.current_nowcast()["nowcast_id"] == before["nowcast_id"].iloc[-1]
+    # a folder the killed update left is not taken for the latest run (`nowcast report`)
+    assert pipeline.latest_run(store) == Path(before["run_path"].iloc[-1])
     # the files were stored (each all or nothing) and are still waiting in the folder; the
     # next update finds them stored and completes the nowcast they belong to
     assert names <= {p.name for p in incoming.glob("*.csv")}
