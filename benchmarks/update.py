@@ -72,7 +72,11 @@ def timed_update(root: Path, refit: bool) -> None:
     itself = sum(v for k, v in stages.items() if k != "report_s")
     print(
         f"path: {result.path}"
-        + (f", Pareto k {result.pareto_k:.3f}, ESS {result.ess:.0f}" if result.path == "fast" else "")
+        + (
+            f", Pareto k {result.pareto_k:.3f}, ESS {result.ess:.0f}"
+            if result.path == "fast"
+            else ""
+        )
     )
     print("stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in stages.items()))
     print(f"the update itself (all but the report): {itself:.2f} s; in-process total {total:.2f} s")

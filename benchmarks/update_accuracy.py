@@ -72,9 +72,7 @@ def main() -> None:
     from nowcast.update import Incoming, update
 
     spec = load_spec()
-    sampler = Sampler(
-        **{**spec.sampler.model_dump(), "draws": args.draws, "tune": args.tune}
-    )
+    sampler = Sampler(**{**spec.sampler.model_dump(), "draws": args.draws, "tune": args.tune})
     other_seed = Sampler(**{**sampler.model_dump(), "seed": sampler.seed + 1})
     root = args.root
     shutil.rmtree(root, ignore_errors=True)

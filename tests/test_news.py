@@ -83,9 +83,7 @@ def test_a_driver_release_shifts_the_target_by_exactly_its_own_effect(rng):
     theta = rng.normal(0.0, 1.0, size=100_000)
     driver = Release("coinmetrics_2025-07.csv", "new", "drivers", drivers={"x": pd.Series([1.0])})
     driver.log_lik = np.zeros_like(theta)
-    evidence = Release(
-        "figure.csv", "new", "evidence", log_lik=stats.norm.logpdf(0.9, theta, 0.7)
-    )
+    evidence = Release("figure.csv", "new", "evidence", log_lik=stats.norm.logpdf(0.9, theta, 0.7))
 
     def month_draws(members: frozenset[int]) -> dict[pd.Timestamp, np.ndarray]:
         return {MONTH: theta + (3.0 if 0 in members else 0.0)}

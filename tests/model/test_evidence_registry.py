@@ -75,9 +75,7 @@ def toy_fit(toy_kind, tmp_path):
     data = prepare(panel, spec)
     assert data.blocks[TOY].n == 2
     assert prepare(panel, spec.without(TOY)).blocks[TOY].n == 0
-    return fit(
-        panel, spec, sampler=Sampler(draws=150, tune=200, chains=2, seed=3), prior_draws=150
-    )
+    return fit(panel, spec, sampler=Sampler(draws=150, tune=200, chains=2, seed=3), prior_draws=150)
 
 
 def test_a_new_kind_of_evidence_reaches_fit_identification_and_report(toy_fit):
