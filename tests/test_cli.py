@@ -105,18 +105,18 @@ def test_ingest_dir_ingests_every_bundled_file(tmp_path, data_dir):
     store = tmp_path / "store"
     result = _invoke("ingest-dir", "--data", data_dir, "--store", store)
     _clean_exit(result, 0)
-    assert "Ingested 15 files" in _flat(result.output)
+    assert "Ingested 16 files" in _flat(result.output)
     with Store(store, read_only=True) as st:
         log = st.ingests()
     manifest = read_manifest(data_dir)
-    assert len(log) == len(manifest) == 15
+    assert len(log) == len(manifest) == 16
     assert dict(zip(log["file_name"], log["source"], strict=True)) == manifest
     assert (log["rows_added"] > 0).all()
     assert not log["simulated"].any()
 
     again = _invoke("ingest-dir", "--data", data_dir, "--store", store)
     _clean_exit(again, 0)
-    assert "Ingested 15 files" in _flat(again.output)
+    assert "Ingested 16 files" in _flat(again.output)
     assert ": 0 new figures" in _flat(again.output)
 
 
@@ -236,7 +236,7 @@ def test_run_on_a_small_window(tmp_path, data_dir, monkeypatch):
     _clean_exit(result, 0)
     out = _flat(result.output)
     assert [pd.Timestamp(c) for c in calls] == [pd.Timestamp("2024-07-01")]  # built once
-    assert "Ingested 15 files" in out
+    assert "Ingested 16 files" in out
     assert "The store by source" in out and "What the store holds" not in out
     assert "Ragged edge: the last month each kind of evidence reaches" in out
     assert "Fitting default" in out and "2 chains x 100 draws (+150 tuning)" in out

@@ -24,7 +24,7 @@ def store_dir(tmp_path_factory, data_dir):
     """The bundled real data ingested once for this module."""
     store = tmp_path_factory.mktemp("pipeline") / "store"
     done = pipeline.ingest(data_dir, store)
-    assert done.files == 15 and done.new_figures > 0
+    assert done.files == 16 and done.new_figures > 0
     return store
 
 
@@ -35,8 +35,8 @@ def panel(store_dir) -> xr.Dataset:
 
 def test_ingest_again_adds_nothing(store_dir, data_dir):
     again = pipeline.ingest(data_dir, store_dir)
-    assert again.files == 15 and again.new_figures == 0
-    assert str(again).startswith("Ingested 15 files") and ": 0 new figures" in str(again)
+    assert again.files == 16 and again.new_figures == 0
+    assert str(again).startswith("Ingested 16 files") and ": 0 new figures" in str(again)
 
 
 def test_store_overview_is_one_row_per_source(store_dir):

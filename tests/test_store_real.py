@@ -168,7 +168,7 @@ def test_whole_bundle_twice_changes_nothing(tmp_path, data_dir):
         after = st.snapshot()
         log = st.ingests()
     print(f"bundle ingest: first {t1 - t0:.2f} s, again {t2 - t1:.2f} s")
-    assert len(first) == len(manifest) == 15
+    assert len(first) == len(manifest) == 16
     assert all(r.rows_added > 0 and not r.already_ingested for r in first)
     assert all(r.already_ingested and r.rows_added == 0 for r in second)
     pd.testing.assert_frame_equal(after, before)

@@ -30,6 +30,7 @@ _MODULES = [
     "eia_brent",
     "cbeci",
     "electricity",
+    "regional_electricity",
     "ember",
     "rosstat",
     "estimates",
