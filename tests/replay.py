@@ -29,6 +29,7 @@ DATE_COLUMN = {
     "bop_cbr_releases_2019_2025.csv": "published",
     "electricity_published_points.csv": "period_end",
     "published_estimates.csv": "published",
+    "electricity_regional_points.csv": "period_end",
 }
 
 
