@@ -93,6 +93,9 @@ class EvidenceKind:
     priors: tuple[str, ...]
     select: Callable[[PanelView], np.ndarray] | None = None
     build: Callable[[xr.Dataset, PanelView, ModelData], Block] | None = None
+    # for a ``build`` kind: the panel figures it draws on (so a report can say why one that
+    # was left out is not used); a ``select`` kind reads what it selects
+    reads: Callable[[PanelView], np.ndarray] | None = None
     value_scale: float = 1.0  # panel figure -> the block's unit (mln kWh -> TWh: 1e-3)
     regional: bool = False  # figures of one modelled region each (``Block.group``)
     published: bool = True  # a published figure, shown against the posterior in the report
@@ -102,6 +105,12 @@ class EvidenceKind:
     series_unit: str = ""  # that series' unit where it differs from ``unit``
     centres_share: bool = False  # months it observes get the share walk centred
     default: bool = True  # used when a spec's [evidence] table does not name the switch
+
+    def candidates(self, view: PanelView) -> np.ndarray:
+        """The panel figures this kind may use (before choices such as one figure per
+        period): its ``select`` or ``reads`` mask; none for evidence built from drivers."""
+        rule = self.select or self.reads
+        return rule(view) if rule is not None else np.zeros(len(view.series), dtype=bool)
 
     @property
     def observed_name(self) -> str:
@@ -435,6 +444,13 @@ register(
         label="net errors and omissions (balance of payments)",
         unit="USD bn",
         build=_errors_omissions_block,
+        reads=lambda v: (
+            np.isin(
+                v.series,
+                ["bop_net_errors_omissions_usd_bn", "bop_net_errors_omissions_magnitude_usd_bn"],
+            )
+            & (v.region == RUSSIA)
+        ),
         predict=_errors_omissions_predict,
         observation=Observation(
             "identity",

@@ -159,3 +159,87 @@ def published_figures(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def unused_figures(tree: xr.DataTree) -> pd.DataFrame:
+    """Every published figure in the run's panel that the model did not use, with why: the
+    report lists them, so nothing in the data is silently ignored. Reads the run only (its
+    panel, spec and ``evidence`` group). Columns: series, region, observer, period_start,
+    period_end, published, value, reason."""
+    from nowcast.model.evidence import PanelView
+    from nowcast.model.spec import spec_of
+
+    panel = tree["panel"].to_dataset()
+    spec = spec_of(tree)
+    figures = pd.DataFrame(
+        {
+            "series": panel["obs_series"].values.astype(str),
+            "region": panel["obs_region"].values.astype(str),
+            "observer": panel["obs_observer"].values.astype(str),
+            "period_start": pd.to_datetime(panel["obs_period_start"].values),
+            "period_end": pd.to_datetime(panel["obs_period_end"].values),
+            "published": pd.to_datetime(panel["obs_published"].values),
+            "value": panel["obs_value"].values.astype(float),
+        }
+    )
+    columns = [*figures.columns, "reason"]
+    if figures.empty:
+        return pd.DataFrame(columns=columns)
+    key = ["series", "region", "observer", "period_start", "period_end"]
+    used = set()
+    for kind in REGISTRY.values():
+        block = block_from_run(tree, kind.name)
+        if block is not None:
+            lab = block.labels.assign(
+                period_start=pd.to_datetime(block.labels["period_start"]),
+                period_end=pd.to_datetime(block.labels["period_end"]),
+            )
+            used |= set(map(tuple, lab[key].astype(object).values.tolist()))
+    mine = PanelView(
+        figures["series"].to_numpy(),
+        figures["region"].to_numpy(),
+        figures["observer"].to_numpy(),
+        list(spec.regions),
+    )
+    everywhere = PanelView(mine.series, mine.region, mine.observer, sorted(set(figures["region"])))
+    start = max(pd.Timestamp(spec.start), pd.Timestamp(panel[MONTH].values[0]))
+    on = [k for k in REGISTRY.values() if spec.uses(k.switch)]
+    off = [k for k in REGISTRY.values() if not spec.uses(k.switch)]
+    chosen = _any(on, mine)
+    switched_off = {i: k for k in off for i in np.nonzero(k.candidates(mine))[0]}
+    elsewhere = _any(on, everywhere)
+    read = set(figures["series"][_any(list(REGISTRY.values()), everywhere)])
+    rows = []
+    for i, fig in enumerate(figures.itertuples(index=False)):
+        if tuple(getattr(fig, k) for k in key) in used:
+            continue
+        if fig.period_start < start:
+            why = f"begins before the model's window (from {start:%Y-%m})"
+        elif chosen[i]:
+            why = (
+                "overlaps another figure of the same flow: the model takes one figure per"
+                " period (preferring quarters) so that one flow is not counted twice"
+            )
+        elif i in switched_off:
+            kind = switched_off[i]
+            why = f"its kind of evidence ({kind.label}) is switched off in spec {spec.name}"
+        elif elsewhere[i]:
+            why = (
+                f"region {fig.region} is not one of the model's regions ({', '.join(spec.regions)})"
+            )
+        elif fig.series in read:
+            why = (
+                f"the model reads {fig.series} only for the areas and publishers it models;"
+                f" {fig.region} ({fig.observer}) is not one of them"
+            )
+        else:
+            why = f"no kind of evidence reads {fig.series}: the model has no equation for it yet"
+        rows.append({**fig._asdict(), "reason": why})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _any(kinds: list[EvidenceKind], view: object) -> np.ndarray:
+    out = np.zeros(len(view.series), dtype=bool)  # type: ignore[attr-defined]
+    for kind in kinds:
+        out |= kind.candidates(view)  # type: ignore[arg-type]
+    return out

@@ -12,8 +12,9 @@ import pandas as pd
 import xarray as xr
 from matplotlib.backends.backend_pdf import PdfPages
 
-from nowcast.files import write_atomic, write_text
+from nowcast.files import write_atomic, write_csv, write_text
 from nowcast.fit import Diagnostics, diagnose, free_variables
+from nowcast.model.published import unused_figures
 from nowcast.model.spec import ModelSpec, spec_of
 from nowcast.report import charts, pdf, tables, updates
 from nowcast.report.exports import write_forecasts, write_summary
@@ -47,6 +48,9 @@ class ReportPaths:
     summary_csv: Path
     summary_json: Path
     forecast_csv: dict[str, Path] = field(default_factory=dict)
+
+
+UNUSED_FILE = "unused_figures.csv"
 
 
 def _spec(tree: xr.DataTree) -> ModelSpec:
@@ -92,6 +96,7 @@ def render_report(
     head_text = headline_text(head)
     edge = ragged_edge_start(tree["panel"].to_dataset())
     pub = published_figures(tree, PREDICTIVE_PROB)
+    unused = unused_figures(tree)
     ident = identification_text(tree, spec, narrowing_table, sensitivity_table, ablation_table)
     verdict = diagnostics_verdict(diagnostics, spec)
     short_verdict = diagnostics_verdict(diagnostics, spec, short=True)
@@ -104,6 +109,7 @@ def render_report(
         "intervals": tables.interval_table(summary),
         "priors": tables.prior_table(tree, spec),
         "published": tables.published_table(pub) if len(pub) else None,
+        "unused": tables.unused_table(unused) if len(unused) else None,
         "diagnostics": tables.diagnostics_table(diagnostics, spec),
         "provenance": tables.provenance_table(tree, forecasts, created),
         "narrowing": optional(
@@ -162,6 +168,8 @@ def render_report(
             made["published"] = charts.published_chart(book, pub)
             if tabs["published"] is not None:
                 pdf.table_pages(doc, tabs["published"], simulated)
+            if tabs["unused"] is not None:
+                pdf.table_pages(doc, tabs["unused"], simulated)
             pdf.text_pages(doc, "Diagnostics", [verdict], simulated)
             pdf.table_pages(doc, tabs["diagnostics"], simulated)
             pdf.table_pages(doc, tabs["provenance"], simulated)
@@ -185,6 +193,7 @@ def render_report(
         update_lines=update_lines,
     )
     html_path = write_text(html, out_dir / "report.html")
+    write_csv(unused, out_dir / UNUSED_FILE)
     csv_path, json_path = write_summary(
         summary,
         out_dir,

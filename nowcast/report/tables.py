@@ -224,3 +224,28 @@ def provenance_table(tree: xr.DataTree, forecasts: dict[str, xr.Dataset], create
         rows.append([f"forecast '{name}'", f"seed {ds.attrs.get('seed', '')}; drivers: {src}"])
     rows.append(["report created at", created])
     return Table("Provenance", ["item", "value"], rows)
+
+
+def unused_table(unused: pd.DataFrame) -> Table:
+    """The figures in the data the model does not use, by series and reason: how many, over
+    which periods, from which areas (every figure: ``unused_figures.csv``)."""
+    rows = []
+    for (series, reason), g in unused.groupby(["series", "reason"], sort=True):
+        areas = sorted(set(g["region"]))
+        shown = ", ".join(areas[:6]) + (f" and {len(areas) - 6} more" if len(areas) > 6 else "")
+        rows.append(
+            [
+                str(series),
+                str(len(g)),
+                f"{g['period_start'].min():%Y-%m} to {g['period_end'].max():%Y-%m}",
+                shown,
+                str(reason),
+            ]
+        )
+    return Table(
+        "Figures in the data the model does not use, and why",
+        ["series", "figures", "periods", "areas", "why not used"],
+        rows,
+        note="Every such figure is listed in unused_figures.csv beside this report. A figure"
+        " the model does not use contributes nothing to the nowcast, whatever it says.",
+    )
