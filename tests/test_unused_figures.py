@@ -4,6 +4,7 @@ not used (the report's table and ``unused_figures.csv``): nothing is silently ig
 from __future__ import annotations
 
 import pandas as pd
+import xarray as xr
 from test_report import fitted_run
 
 from nowcast.fit import load_run
@@ -46,6 +47,53 @@ def test_every_figure_is_used_or_listed_with_a_reason(tmp_path_factory):
     regional = unused[unused["series"].str.startswith("regional_")]
     assert len(regional) > 0
     assert regional["reason"].str.contains("no kind of evidence reads").all()
-    # other countries' CBECI shares are read for Russia only
-    foreign = unused[(unused["series"] == "hashrate_share") & (unused["region"] != "RU")]
-    assert len(foreign) and foreign["reason"].str.contains("only for the areas").all()
+    # balance-of-payments items other than errors and omissions have no equation
+    current = unused[unused["series"] == "bop_current_account_usd_bn"]
+    assert len(current) and current["reason"].str.contains("no kind of evidence reads").all()
+
+
+def _with_figures(tree, rows: list[dict]):
+    """The run with extra figures in its panel (not in its evidence: the model never saw
+    them), to check the reasons given for them."""
+    panel = tree["panel"].to_dataset()
+    n = panel.sizes["period_obs"]
+    extra = panel.isel(period_obs=[0] * len(rows)).assign_coords(period_obs=range(n, n + len(rows)))
+    for field in ("series", "region", "observer"):
+        extra = extra.assign_coords({f"obs_{field}": ("period_obs", [r[field] for r in rows])})
+    for field in ("period_start", "period_end"):
+        extra = extra.assign_coords(
+            {f"obs_{field}": ("period_obs", pd.to_datetime([r[field] for r in rows]))}
+        )
+    out = tree.copy()
+    both = xr.concat([panel, extra], dim="period_obs", data_vars="minimal", coords="minimal")
+    out["panel"] = xr.DataTree(both)
+    return out
+
+
+def test_reasons_name_what_the_model_lacks(tmp_path_factory):
+    tree = load_run(fitted_run(tmp_path_factory))
+    start = pd.Timestamp(tree["panel"]["month"].values[3])
+    end = start + pd.offsets.MonthEnd(0)
+    rows = [
+        # a region the model does not model, of a series it reads for its regions
+        {"series": "electricity_consumption_mln_kwh", "region": "RU-KYA", "observer": "x"},
+        # another country's share: the model reads the share for Russia only
+        {"series": "hashrate_share", "region": "CN", "observer": "y"},
+        # a series nothing reads
+        {"series": "tea_consumption_kg", "region": "RU", "observer": "z"},
+    ]
+    for r in rows:
+        r.update(period_start=start, period_end=end)
+    unused = unused_figures(_with_figures(tree, rows)).set_index(["series", "region"])
+    assert (
+        "RU-KYA is not one of the model's regions"
+        in unused.loc[("electricity_consumption_mln_kwh", "RU-KYA"), "reason"]
+    )
+    assert (
+        "only for the areas and publishers it models"
+        in unused.loc[("hashrate_share", "CN"), "reason"]
+    )
+    assert (
+        "no kind of evidence reads tea_consumption_kg"
+        in unused.loc[("tea_consumption_kg", "RU"), "reason"]
+    )
