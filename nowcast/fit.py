@@ -193,6 +193,26 @@ def _sample(
     return tree, None
 
 
+def flat_draws(ds: xr.Dataset, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Variables of a (chain, draw, ...) Dataset with chain and draw flattened into one
+    leading axis, chain-major (the order of ``forecast.stacked_posterior``)."""
+    out = {}
+    for name in names if names is not None else list(ds.data_vars):
+        arr = ds[name].transpose(CHAIN, DRAW, ...).values
+        out[str(name)] = arr.reshape(arr.shape[0] * arr.shape[1], *arr.shape[2:])
+    return out
+
+
+POSTERIOR_FILE = "posterior.nc"
+
+
+def save_posterior(tree: xr.DataTree, folder: Path) -> Path:
+    """Write a run's ``posterior.nc`` atomically (temporary file, then rename)."""
+    return write_atomic(
+        Path(folder) / POSTERIOR_FILE, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf")
+    )
+
+
 def compute_deterministics(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset:
     """Every named derived quantity of ``model`` for every draw of ``posterior`` (which holds
     the free parameters), as ``pm.compute_deterministics`` gives them, but in one vectorised
@@ -202,13 +222,8 @@ def compute_deterministics(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset
     plain = remove_value_transforms(model)
     inputs = [plain.rvs_to_values[rv] for rv in plain.free_RVs]
     outputs = plain.replace_rvs_by_values(plain.deterministics)
-    n_chain, n_draw = posterior.sizes[CHAIN], posterior.sizes[DRAW]
-    values = [
-        (arr := posterior[rv.name].transpose(CHAIN, DRAW, ...).values).reshape(
-            n_chain * n_draw, *arr.shape[2:]
-        )
-        for rv in plain.free_RVs
-    ]
+    draws = flat_draws(posterior, [rv.name for rv in plain.free_RVs])
+    values = [draws[rv.name] for rv in plain.free_RVs]
     results = batched_function(inputs, outputs)(*values)
     arrays = {var.name: arr for var, arr in zip(plain.deterministics, results, strict=True)}
     return draws_dataset(model, arrays, posterior[CHAIN], posterior[DRAW])
@@ -486,7 +501,7 @@ def save_run(result: FitResult, store_dir: Path) -> Path:
     into a new run folder; returns the folder."""
     out = run_dir(store_dir, result.tree)
     out.mkdir(parents=True, exist_ok=True)
-    write_atomic(out / "posterior.nc", lambda tmp: result.tree.to_netcdf(tmp, engine="h5netcdf"))
+    save_posterior(result.tree, out)
     diag = result.diagnostics.table.assign(
         divergences=result.diagnostics.divergences,
         min_bfmi=min(result.diagnostics.bfmi) if result.diagnostics.bfmi else np.nan,

@@ -155,13 +155,18 @@ def _day(value: object, field: str) -> pd.Timestamp:
 def _optional_number(value: object, field: str) -> float | None:
     if value is None:
         return None
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        number = math.nan
+    number = _as_float(value)
     if not math.isfinite(number):
         raise _refuse(field, f"expected a finite number or None, got {value!r}")
     return number
+
+
+def _as_float(value: object) -> float:
+    """``value`` as a float; NaN when it is not a number (the caller names the field)."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def check_record(record: NowcastRecord, now: datetime) -> tuple[list[object], pd.DataFrame]:
@@ -276,10 +281,7 @@ def check_estimates(estimates: object, fitted_through: pd.Timestamp) -> pd.DataF
         }
         for col in NUMBER_COLUMNS:
             value = raw[col]
-            try:
-                number = float(value)  # type: ignore[arg-type]
-            except (TypeError, ValueError):
-                number = math.nan
+            number = _as_float(value)
             if not math.isfinite(number):
                 raise bad(col, f"expected a finite number, got {value!r}")
             row[col] = number

@@ -20,7 +20,7 @@ import pymc as pm
 import xarray as xr
 
 from nowcast.constants import CHAIN, DRAW, MONTH
-from nowcast.fit import DrawValues, draws_dataset, draws_evaluator, fit
+from nowcast.fit import DrawValues, draws_dataset, draws_evaluator, fit, flat_draws
 from nowcast.model.build import build_model
 from nowcast.model.data import prepare
 from nowcast.model.evidence import REGISTRY, switches
@@ -87,10 +87,7 @@ def add_log_densities(
     post = tree["posterior"].to_dataset()
     if values is None or values.log_prior is None:
         free = [v.name for v in model.free_RVs]
-        draws = {
-            name: (arr := post[name].transpose(CHAIN, DRAW, ...).values).reshape(-1, *arr.shape[2:])
-            for name in free
-        }
+        draws = flat_draws(post, free)
         values = draws_evaluator(model, deterministics=False, log_prior=True)(draws)
     ll = draws_dataset(model, values.log_likelihood, post[CHAIN].values, post[DRAW].values)
     lp = values.log_prior.reshape(post.sizes[CHAIN], post.sizes[DRAW])

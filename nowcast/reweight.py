@@ -36,7 +36,7 @@ import pymc as pm
 import xarray as xr
 
 from nowcast.constants import CHAIN, DRAW, MONTH
-from nowcast.fit import DrawValues
+from nowcast.fit import DrawValues, flat_draws
 from nowcast.forecast import ForecastPaths, push_forward, stacked_posterior
 from nowcast.model.data import DRIVERS, ModelData
 from nowcast.model.evidence import REGISTRY
@@ -76,12 +76,7 @@ def posterior_draws(
 ) -> dict[str, np.ndarray]:
     """Posterior (or ``group``) variables with (chain, draw) flattened into one leading
     axis, chain-major (the order of ``forecast.stacked_posterior``)."""
-    post = tree[group].to_dataset()
-    out = {}
-    for name in names if names is not None else list(post.data_vars):
-        arr = post[name].transpose(CHAIN, DRAW, ...).values
-        out[name] = arr.reshape(arr.shape[0] * arr.shape[1], *arr.shape[2:])
-    return out
+    return flat_draws(tree[group].to_dataset(), names)
 
 
 def _is_standard_normal(rv: object) -> bool:
@@ -692,13 +687,14 @@ def old_log_likelihood(
         for k, b in data.blocks.items()
         if b.n and spec.uses(REGISTRY[k].switch)
     }
-    n_draws = prev["posterior"].sizes[CHAIN] * prev["posterior"].sizes[DRAW]
-    if saved is not None and set(map(str, saved.data_vars)) == expected:
-        out = {
-            str(k): v.transpose(CHAIN, DRAW, ...).values.reshape(n_draws, *v.shape[2:])
-            for k, v in saved.data_vars.items()
-        }
-        return data, out
+    post = prev["posterior"]
+    if (
+        saved is not None
+        and set(map(str, saved.data_vars)) == expected
+        and saved.sizes.get(CHAIN) == post.sizes[CHAIN]
+        and saved.sizes.get(DRAW) == post.sizes[DRAW]
+    ):
+        return data, flat_draws(saved)
     model = build_model(spec, data)
     _, ll_old = evaluate_draws(model, posterior_draws(prev, _free_names(prev)))
     return data, ll_old

@@ -27,9 +27,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.constants import CHAIN, DRAW, MONTH
+from nowcast.constants import DRAW, MONTH
 from nowcast.errors import NowcastError
 from nowcast.files import write_atomic, write_csv
+from nowcast.fit import flat_draws, save_posterior
 from nowcast.forecast import SAMPLE
 from nowcast.intervals import interval_summary
 
@@ -73,18 +74,12 @@ class UpdateResult:
 # --------------------------------------------------------------------------- estimates
 
 
-def _stacked(values: xr.DataArray) -> np.ndarray:
-    """(sample, month) draws of a posterior variable, chain-major like the forecasts."""
-    arr = values.transpose(CHAIN, DRAW, MONTH).values
-    return arr.reshape(arr.shape[0] * arr.shape[1], arr.shape[2])
-
-
 def month_draws(tree: xr.DataTree, baseline: xr.Dataset | None) -> dict[pd.Timestamp, tuple]:
     """Each month's hidden inflow draws (USD) and status: fitted months from the posterior,
     later months from the baseline forecast (same draw order)."""
     post = tree["posterior"][HEADLINE_QUANTITY]
     months = pd.DatetimeIndex(post[MONTH].values)
-    draws = _stacked(post)
+    draws = flat_draws(tree["posterior"].to_dataset(), [HEADLINE_QUANTITY])[HEADLINE_QUANTITY]
     out = {m: (draws[:, j], "fitted") for j, m in enumerate(months)}
     if baseline is not None:
         fc = baseline[HEADLINE_QUANTITY].transpose(SAMPLE, MONTH)
@@ -195,10 +190,6 @@ def _new_run_folder(store_dir: Path, tree: xr.DataTree) -> Path:
         folder = folder.with_name(f"{run_dir(store_dir, tree).name}_{n}")
     folder.mkdir(parents=True)
     return folder
-
-
-def _save_tree(tree: xr.DataTree, folder: Path) -> None:
-    write_atomic(folder / "posterior.nc", lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf"))
 
 
 def explain_revision(
@@ -418,7 +409,7 @@ def _update_nowcast(
             previous_run=str(prev_path),
         )
         folder = _new_run_folder(root, tree)
-        _save_tree(tree, folder)
+        save_posterior(tree, folder)
         # the draws are the last fit's, reweighted: its sampler diagnostics still describe them
         diagnostics = read_diagnostics(prev_path, spec) or diagnose(
             prev, spec, free_variables(prev)
