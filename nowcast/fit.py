@@ -148,9 +148,15 @@ def _free_names(model: pm.Model) -> list[str]:
 
 
 def _sample(
-    model: pm.Model, s: Sampler, progress: bool, stage: _Stages, reuse: bool
+    model: pm.Model,
+    s: Sampler,
+    progress: bool,
+    stage: _Stages,
+    reuse: bool,
+    cores: int | None = None,
 ) -> tuple[xr.DataTree, CompileInfo | None]:
     free = _free_names(model)
+    cores = cores or min(s.chains, 2)
     if s.sampler == "nutpie":
         import nutpie
 
@@ -168,7 +174,7 @@ def _sample(
                 seed=s.seed,
                 target_accept=s.target_accept,
                 progress_bar=progress,
-                cores=min(s.chains, 2),
+                cores=cores,
             )
         return tree, info
     if s.sampler == "numpyro":
@@ -182,7 +188,7 @@ def _sample(
             draws=s.draws,
             tune=s.tune,
             chains=s.chains,
-            cores=min(s.chains, 2),
+            cores=cores,
             random_seed=s.seed,
             target_accept=s.target_accept,
             nuts_sampler=s.sampler,
@@ -354,19 +360,22 @@ def fit(
     prior_draws: int = 500,
     progress: bool = False,
     reuse: bool = False,
+    cores: int | None = None,
 ) -> FitResult:
     """Fit ``spec`` to ``panel``; ``sampler`` overrides the spec's sampler settings.
 
     ``reuse`` (nutpie only): keep the compiled model in this process and reuse it when the
     same spec is fitted again to data of the same shapes and availability (backtests, updates,
     repeated simulations), which skips the compile. Data then stay data in the compiled graph
-    rather than constants, so the draws are not bit-identical to a fit without ``reuse``."""
+    rather than constants, so the draws are not bit-identical to a fit without ``reuse``.
+    ``cores``: threads the sampler runs chains on (default: two, or fewer chains); a process
+    that shares the machine with other fits (a backtest worker) passes one."""
     s = sampler or spec.sampler
     stage = _Stages()
     with stage("build_s"):
         data = prepare(panel, spec)
         model = build_model(spec, data)
-    tree, info = _sample(model, s, progress, stage, reuse)
+    tree, info = _sample(model, s, progress, stage, reuse, cores)
 
     with stage("deterministics_s"):
         posterior = tree["posterior"].to_dataset()

@@ -694,6 +694,59 @@ class Store:
             self._publish()
         return nowcast_id
 
+    def write_tables(
+        self,
+        schema: str,
+        inserts: dict[str, pd.DataFrame],
+        deletes: list[tuple[str, list[object]]] | None = None,
+    ) -> None:
+        """One all-or-nothing write of tables kept beside the figures (a backtest's results):
+        create them by ``schema`` (``CREATE TABLE IF NOT EXISTS ...``), run ``deletes``
+        (statement, parameters), then append each frame of ``inserts`` to its table (columns
+        by name). The store is published only when every statement succeeded."""
+        if self.read_only:
+            raise StoreError(f"the store {self.path} was opened read-only")
+        with self.writing():
+            self._begin()
+            try:
+                self.con.execute(schema)
+                self.con.execute("BEGIN TRANSACTION")
+                for statement, params in deletes or []:
+                    self.con.execute(statement, params)
+                for table, rows in inserts.items():
+                    if rows.empty:
+                        continue
+                    self.con.register("_new_rows", rows)
+                    cols = ", ".join(f'"{c}"' for c in rows.columns)
+                    self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _new_rows")
+                    self.con.unregister("_new_rows")
+                self.con.execute("COMMIT")
+            except BaseException:
+                self._discard()
+                raise
+            self._publish()
+
+    def query(
+        self, sql: str, params: list[object] | None = None, *, needs: set[str]
+    ) -> pd.DataFrame | None:
+        """Rows of a read query over tables kept beside the figures; None when the store has
+        not got every table in ``needs`` yet (nothing was written to them)."""
+        if not needs <= _tables(self.con):
+            return None
+        return self.con.execute(sql, params or []).df()
+
+    def fingerprint(self, as_of: str | pd.Timestamp, *, simulated: bool = False) -> str:
+        """A digest of every figure visible on ``as_of``: it changes when a later ingest adds
+        or revises a figure published by that day (a backfilled file), and only then."""
+        day = parse_day(as_of, "as-of date").date()
+        n, digest = self.con.execute(
+            "SELECT count(*), coalesce(bit_xor(hash(series, region, period_start, period_end,"
+            " observer, value, published, ingested_at)), 0) FROM observations"
+            " WHERE published <= ? AND simulated = ?",
+            [day, simulated],
+        ).fetchall()[0]
+        return f"{int(n)}:{int(digest):016x}"
+
     def _insert_estimates(self, rows: pd.DataFrame) -> None:
         self.con.register("_new_estimates", rows)
         columns = ", ".join(["nowcast_id", *ESTIMATE_COLUMNS])
