@@ -115,11 +115,13 @@ CREATE TABLE IF NOT EXISTS backtest_scores (
     pit           DOUBLE NOT NULL,
     crps          DOUBLE NOT NULL,
     log_score     DOUBLE NOT NULL,
-    {", ".join(
+    {
+    ", ".join(
         f"lower_{percent(p)} DOUBLE NOT NULL, upper_{percent(p)} DOUBLE NOT NULL,"
         f" covered_{percent(p)} BOOLEAN NOT NULL, width_{percent(p)} DOUBLE NOT NULL"
         for p in COVERAGE_PROBS
-    )}
+    )
+}
 );
 """
 ORIGIN_TABLES = {"backtests", "backtest_origins", "backtest_scores"}
@@ -272,9 +274,8 @@ def _usd_rub_scores(
     fitted = pd.DatetimeIndex(tree["posterior"][MONTH].values)
     last = fitted[-1]
     targets = [job.origin + pd.DateOffset(months=h) for h in job.horizons]
-    known = [
-        (h, t) for h, t in zip(job.horizons, targets, strict=True) if np.isfinite(realised.get(t, np.nan))
-    ]
+    pairs = zip(job.horizons, targets, strict=True)
+    known = [(h, t) for h, t in pairs if np.isfinite(realised.get(t, np.nan))]
     if not known:
         return pd.DataFrame()
     horizon = _months_between(last, targets[-1])
