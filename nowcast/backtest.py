@@ -31,6 +31,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,7 @@ CREATE TABLE IF NOT EXISTS backtest_scores (
     period        VARCHAR NOT NULL,
     observed      DOUBLE NOT NULL,
     median        DOUBLE NOT NULL,
+    draws         INTEGER,
     pit           DOUBLE NOT NULL,
     crps          DOUBLE NOT NULL,
     log_score     DOUBLE NOT NULL,
@@ -596,3 +598,56 @@ def load_backtest(store_dir: str | Path, backtest_id: str, origins: list[pd.Time
         scores = backtest_scores(st, backtest_id, origins)
     done = done[done["origin"].isin(origins)].reset_index(drop=True)
     return done, scores
+
+
+def run_backtest(
+    plan: BacktestPlan,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    notify: Callable[[str], None] = lambda _: None,
+) -> BacktestRun:
+    """Run every origin of ``plan`` not yet recorded with the same as-of data, in parallel on
+    dask.distributed (``nowcast.cluster``), writing each origin's results to the store as it
+    finishes; then read the whole backtest back. An origin that fails is reported in
+    ``failed`` (with its error) and not recorded, so the next run tries it again."""
+    from nowcast.cluster import client_for, run_all
+
+    t0 = time.perf_counter()
+    bid, data_kind, jobs, reused = plan_jobs(plan)
+    with Store(plan.store_dir) as st:
+        record_backtest(st, bid, plan, data_kind)
+    if reused:
+        notify(f"{len(reused)} origin(s) already recorded with the same data: not run again")
+    ran: list[pd.Timestamp] = []
+    failed: dict[pd.Timestamp, str] = {}
+
+    def keep(job: OriginJob, result: OriginResult) -> None:
+        with Store(plan.store_dir) as st:
+            record_origin(st, bid, result)
+        ran.append(job.origin)
+        o = result.origin
+        notify(
+            f"origin {job.origin:%Y-%m}: fitted through {pd.Timestamp(o['fitted_through']):%Y-%m}"
+            f" in {float(o['seconds']):.0f} s ({len(ran)} of {len(jobs)} run)"
+        )
+
+    def fail(job: OriginJob, exc: BaseException) -> None:
+        failed[job.origin] = f"{type(exc).__name__}: {exc}"
+        notify(f"origin {job.origin:%Y-%m} failed: {exc}")
+
+    if jobs:
+        with client_for(workers, scheduler) as client:
+            run_all(client, run_origin, jobs, lambda j: f"{bid}-{j.origin:%Y-%m}", keep, fail)
+    origins, scores = load_backtest(plan.store_dir, bid, plan.origins())
+    return BacktestRun(
+        bid,
+        plan,
+        data_kind,
+        sorted(ran),
+        reused,
+        origins,
+        scores,
+        time.perf_counter() - t0,
+        failed,
+    )

@@ -1,0 +1,143 @@
+"""A small pseudo-real-time backtest of the real bundled data on a local dask cluster of two
+workers: what each origin saw, what it was scored against, and that a second run resumes
+instead of refitting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nowcast.backtest import (
+    MODEL,
+    RANDOM_WALK,
+    USD_RUB,
+    BacktestPlan,
+    as_of_day,
+    origin_seed,
+    plan_jobs,
+    run_backtest,
+)
+from nowcast.datasets import ingest_dir
+from nowcast.model.spec import Sampler
+from nowcast.store import Store
+
+# one xdist worker runs the whole file: the fixtures fit once and the last test changes the store
+pytestmark = pytest.mark.xdist_group("backtest")
+
+ORIGINS = (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01"))
+HORIZONS = (1, 2)
+
+
+@pytest.fixture(scope="module")
+def store_dir(tmp_path_factory, data_dir):
+    path = tmp_path_factory.mktemp("backtest") / "store"
+    with Store(path) as st:
+        ingest_dir(st, data_dir)
+    return path
+
+
+@pytest.fixture(scope="module")
+def plan(store_dir):
+    return BacktestPlan(
+        str(store_dir),
+        ORIGINS[0],
+        ORIGINS[-1],
+        HORIZONS,
+        sampler=Sampler(draws=100, tune=150, chains=2, seed=11),
+        prior_draws=10,
+    )
+
+
+@pytest.fixture(scope="module")
+def first_run(plan):
+    events: list[str] = []
+    run = run_backtest(plan, workers=2, notify=events.append)
+    return run, events
+
+
+def _monthly_mean_usd_rub(store_dir, month: pd.Timestamp, as_of=None) -> float:
+    with Store(store_dir, read_only=True) as st:
+        daily = st.as_of(as_of, series=["usd_rub_rub_per_usd"])
+    inside = daily[daily["period_start"].dt.to_period("M") == month.to_period("M")]
+    return float(inside["value"].mean())
+
+
+def test_every_origin_is_fitted_on_its_as_of_view(first_run):
+    run, events = first_run
+    assert not run.failed, run.failed
+    assert run.ran == list(ORIGINS) and run.reused == []
+    assert run.data_kind == "real"
+    o = run.origins.set_index("origin")
+    for origin in ORIGINS:
+        row = o.loc[origin]
+        assert pd.Timestamp(row["as_of"]) == as_of_day(origin)
+        # nothing after the origin month can be in the window
+        assert pd.Timestamp(row["fitted_through"]) <= origin
+        assert row["seed"] == origin_seed(origin, 11)
+    assert sum("origin 2025-0" in e for e in events) == 2
+
+
+def test_usd_rub_is_scored_against_the_published_monthly_mean(first_run, store_dir):
+    run, _ = first_run
+    fx = run.scores[run.scores["target"] == USD_RUB]
+    assert set(fx["model"]) == {MODEL, RANDOM_WALK}
+    for origin in ORIGINS:
+        for h in HORIZONS:
+            target = origin + pd.DateOffset(months=h)
+            rows = fx[(fx["origin"] == origin) & (fx["horizon"] == h)]
+            assert len(rows) == 2, (origin, h)
+            truth = _monthly_mean_usd_rub(store_dir, target)
+            assert np.allclose(rows["observed"], truth, rtol=1e-9)
+            assert (rows["period_start"] == target).all()
+            assert ((rows["pit"] >= 0) & (rows["pit"] <= 1)).all()
+            assert (rows["crps"] > 0).all()
+            assert (rows["lower_80"] < rows["upper_80"]).all()
+        # the random walk starts at the last monthly mean known on the origin's last day
+        rw = fx[(fx["origin"] == origin) & (fx["model"] == RANDOM_WALK)]
+        anchor = _monthly_mean_usd_rub(store_dir, origin, as_of_day(origin))
+        assert np.allclose(rw["median"], anchor, rtol=1e-9)
+        # h = 2 is wider than h = 1 for both forecasters
+        for model in (MODEL, RANDOM_WALK):
+            w = fx[(fx["origin"] == origin) & (fx["model"] == model)].set_index("horizon")
+            assert w.loc[2, "width_80"] > w.loc[1, "width_80"]
+
+
+def test_published_figures_are_those_published_after_the_origin(first_run):
+    run, _ = first_run
+    figs = run.scores[run.scores["target"] != USD_RUB]
+    assert len(figs), "the real data hold figures published in 2025 about earlier months"
+    o = run.origins.set_index("origin")
+    for origin, rows in figs.groupby("origin"):
+        assert (rows["published"] > as_of_day(origin)).all()
+        fitted = pd.Timestamp(o.loc[origin, "fitted_through"])
+        assert (rows["period_end"] <= fitted + pd.offsets.MonthEnd(0)).all()
+        assert (rows["model"] == MODEL).all()
+        assert rows["pit"].between(0, 1).all()
+
+
+def test_a_second_run_resumes_without_refitting(first_run, plan):
+    run, _ = first_run
+    again = run_backtest(plan, workers=2)
+    assert again.ran == [] and again.reused == list(ORIGINS)
+    cols = ["origin", "model", "target", "period_start", "horizon", "crps", "pit", "observed"]
+    key = ["origin", "model", "target", "period_start", "region", "observer", "period_end"]
+    a = run.scores.sort_values(key).reset_index(drop=True)[cols]
+    b = again.scores.sort_values(key).reset_index(drop=True)[cols]
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_an_origin_is_run_again_when_its_as_of_data_changed(first_run, plan, store_dir, tmp_path):
+    run, _ = first_run
+    # a backfilled figure published before the first origin's as-of day changes what that
+    # origin saw; the second origin's view changes too (it sees everything the first did)
+    extra = tmp_path / "backfill.csv"
+    extra.write_text(
+        "series,region,period_start,period_end,value,unit,published,observer,note\n"
+        "electricity_consumption_mln_kwh,RU-IRK,2019-01-01,2019-12-31,60000,mln kWh,"
+        "2024-12-15,test,a backfilled figure\n"
+    )
+    with Store(store_dir) as st:
+        st.ingest(extra, "generic")
+    _, _, jobs, reused = plan_jobs(plan)
+    assert [j.origin for j in jobs] == list(ORIGINS) and reused == []
