@@ -19,6 +19,11 @@ def _environment() -> jinja2.Environment:
     )
 
 
+def render_template(name: str, **context: Any) -> str:
+    """The page of template ``name`` for ``context`` (every name it uses must be given)."""
+    return _environment().get_template(name).render(**context)
+
+
 def render_html(**context: Any) -> str:
     """The report page for ``context`` (every name the template uses must be given)."""
-    return _environment().get_template("report.html.j2").render(**context)
+    return render_template("report.html.j2", **context)
