@@ -397,7 +397,11 @@ def run_origin(job: OriginJob) -> OriginResult:
     spec = load_spec(job.spec_name)
     as_of = as_of_day(job.origin)
     with Store(job.store_dir, read_only=True) as st:
-        asof_panel = build_panel(st, as_of=as_of, start=spec.start, simulated=job.simulated)
+        # through the origin month itself: what the as-of view knew of it (USD/RUB's own
+        # monthly mean, say) conditions the forecasts, though the fitted window ends earlier
+        asof_panel = build_panel(
+            st, as_of=as_of, start=spec.start, end=as_of, simulated=job.simulated
+        )
         latest_panel = build_panel(st, start=spec.start, simulated=job.simulated)
         scored_through = st.last_ingest_id()
     panel = trim_to_drivers(asof_panel)[0]
@@ -651,3 +655,28 @@ def run_backtest(
         time.perf_counter() - t0,
         failed,
     )
+
+
+def report_dir(store_dir: str | Path, backtest_id: str) -> Path:
+    """Where a backtest's report goes by default: ``<store>/backtests/<backtest_id>/``."""
+    return Path(store_dir) / "backtests" / backtest_id
+
+
+def write_report(run: BacktestRun, out_dir: str | Path | None = None):
+    """The backtest's HTML page and CSVs (``nowcast.report.backtest``), in ``out_dir``
+    (default ``report_dir``)."""
+    from nowcast.report.backtest import render_backtest_report
+
+    scored = run.origins["scored_through_ingest"] if len(run.origins) else pd.Series(dtype=int)
+    meta = {
+        "backtest_id": run.backtest_id,
+        "spec_name": run.plan.spec_name,
+        "sampler": json.dumps(run.plan.sampler_settings.model_dump(mode="json")),
+        "horizons": ",".join(map(str, run.plan.horizons)),
+        "data_kind": run.data_kind,
+        "scored_through_ingest": int(scored.max()) if len(scored) else 0,
+        "start": f"{run.plan.start:%Y-%m}",
+        "end": f"{run.plan.end:%Y-%m}",
+    }
+    out = Path(out_dir) if out_dir is not None else report_dir(run.plan.store_dir, run.backtest_id)
+    return render_backtest_report(run.origins, run.scores, meta, out)

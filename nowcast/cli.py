@@ -709,5 +709,89 @@ def _report_update(result: UpdateResult) -> None:
         )
 
 
+@app.command()
+def backtest(
+    start: Annotated[str, typer.Option("--start", help="First origin month (2022-01)")],
+    end: Annotated[str, typer.Option("--end", help="Last origin month (2025-11)")],
+    horizons: Annotated[
+        str, typer.Option("--horizons", help="Months ahead to score, after the origin month")
+    ] = "1,3,6",
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", help="Local worker processes (default: one per core)"),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Address of an existing dask scheduler (tcp://host:8786); its workers must"
+            " see the store at the same path",
+        ),
+    ] = None,
+    spec: Annotated[str, typer.Option("--spec", help="Model spec (name or TOML path)")] = "default",
+    draws: Annotated[int | None, typer.Option("--draws", help="Draws per chain")] = None,
+    tune: Annotated[int | None, typer.Option("--tune", help="Tuning steps per chain")] = None,
+    chains: Annotated[int | None, typer.Option("--chains", help="Chains per fit")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Report folder (default: <store>/backtests/<backtest id>)"),
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Pseudo-real-time backtest: for each origin month, fit what the store's as-of view held
+    on its last day, forecast USD/RUB h months ahead and score it (CRPS, log score, PIT,
+    coverage) against the published monthly mean and against a random walk; and score every
+    figure published after the origin about months the nowcast covered (its PIT under the
+    posterior predictive made before it came out). Fits run in parallel on dask.distributed;
+    each origin is written to the store as it finishes, so a stopped backtest resumes where it
+    stopped. Writes backtest.html and CSVs."""
+    from nowcast.backtest import (
+        BacktestPlan,
+        parse_horizons,
+        parse_month,
+        run_backtest,
+        write_report,
+    )
+    from nowcast.model.spec import load_spec
+    from nowcast.pipeline import sampler_settings
+    from nowcast.report.backtest_summary import horizon_summary, verdict_sentences
+    from nowcast.store import default_store_dir
+
+    if workers is not None and workers < 1:
+        _fail(NowcastError(f"option --workers: expected at least 1, got {workers}"))
+    model_spec = load_spec(spec)
+    plan = BacktestPlan(
+        str(store or default_store_dir()),
+        parse_month(start, "--start"),
+        parse_month(end, "--end"),
+        parse_horizons(horizons),
+        spec_name=spec,
+        sampler=sampler_settings(model_spec, draws=draws, tune=tune, chains=chains),
+    )
+    with console.status("backtest ...") as status:
+
+        def notify(message: str) -> None:
+            console.print(escape(message))
+            status.update(escape(message))
+
+        run = run_backtest(plan, workers=workers, scheduler=scheduler, notify=notify)
+    paths = write_report(run, out)
+    summary = horizon_summary(run.scores)
+    if len(summary):
+        cols = ["horizon", "origins", "crps_model", "crps_rw", "ratio", "ratio_lower"]
+        cols += ["ratio_upper", "coverage_80_model", "coverage_80_rw"]
+        console.print(_table(summary[[c for c in cols if c in summary]], "USD/RUB by horizon"))
+    for sentence in verdict_sentences(summary, run.scores, run.origins, plan.horizons):
+        console.print(escape(sentence))
+    console.print(
+        f"Backtest {run.backtest_id}: {len(run.ran)} origin(s) run, {len(run.reused)} reused,"
+        f" {run.seconds:.0f} s; report {paths.html}"
+    )
+    for origin, why in run.failed.items():
+        console.print(f"[bold red]origin {origin:%Y-%m} failed[/]: {escape(why)}")
+    if run.failed:
+        raise typer.Exit(code=1)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()

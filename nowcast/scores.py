@@ -52,8 +52,9 @@ def ensemble_scores(
     observed: np.ndarray, draws: np.ndarray, probs: tuple[float, ...] = COVERAGE_PROBS
 ) -> dict[str, np.ndarray]:
     """Scores of ensemble forecasts ``draws`` (target, draw) against ``observed`` (target,):
-    ``crps`` (fair, by probability-weighted moments), ``log_score`` (kernel density; minus the log density), ``pit``
-    (share of draws at or below the observation), ``median`` and, for each central interval
+    ``crps`` (fair, by probability-weighted moments), ``log_score`` (kernel density; minus
+    the log density), ``pit`` (share of draws at or below the observation), ``median`` and,
+    for each central interval
     ``p``, ``lower_k``, ``upper_k``, ``covered_k``, ``width_k`` (k = 100 p), and ``draws``
     (how many draws were scored: those finite for every target)."""
     observed = np.asarray(observed, dtype=float)
