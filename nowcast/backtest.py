@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import socket
 import time
 from collections.abc import Callable
@@ -94,6 +95,7 @@ CREATE TABLE IF NOT EXISTS backtest_origins (
     min_ess_bulk   DOUBLE,
     diagnostics_ok BOOLEAN NOT NULL,
     problems       VARCHAR NOT NULL,
+    peak_rss_mb    DOUBLE,
     worker         VARCHAR NOT NULL,
     finished_at    TIMESTAMP NOT NULL
 );
@@ -125,6 +127,9 @@ CREATE TABLE IF NOT EXISTS backtest_scores (
     )
 }
 );
+-- columns added after the first backtests were stored
+ALTER TABLE backtest_origins ADD COLUMN IF NOT EXISTS peak_rss_mb DOUBLE;
+ALTER TABLE backtest_scores ADD COLUMN IF NOT EXISTS draws INTEGER;
 """
 ORIGIN_TABLES = {"backtests", "backtest_origins", "backtest_scores"}
 
@@ -436,6 +441,8 @@ def run_origin(job: OriginJob) -> OriginResult:
         "min_ess_bulk": float(table["min_ess_bulk"].min()),
         "diagnostics_ok": bool(diag.ok),
         "problems": "; ".join(diag.problems),
+        # the worker process's peak resident memory so far (Linux reports KiB)
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }
     return OriginResult(row, scores)

@@ -732,6 +732,10 @@ def backtest(
     draws: Annotated[int | None, typer.Option("--draws", help="Draws per chain")] = None,
     tune: Annotated[int | None, typer.Option("--tune", help="Tuning steps per chain")] = None,
     chains: Annotated[int | None, typer.Option("--chains", help="Chains per fit")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Base seed (each origin's seed adds its year and month)"),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Report folder (default: <store>/backtests/<backtest id>)"),
@@ -766,7 +770,7 @@ def backtest(
         parse_month(end, "--end"),
         parse_horizons(horizons),
         spec_name=spec,
-        sampler=sampler_settings(model_spec, draws=draws, tune=tune, chains=chains),
+        sampler=sampler_settings(model_spec, draws=draws, tune=tune, chains=chains, seed=seed),
     )
     with console.status("backtest ...") as status:
 

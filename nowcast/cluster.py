@@ -53,7 +53,11 @@ def client_for(workers: int | None = None, scheduler: str | None = None) -> Iter
         n_workers=n,
         threads_per_worker=1,
         processes=True,
-        dashboard_address=None,  # no web server: nothing to collide with on a shared machine
+        host="127.0.0.1",  # this machine only
+        dashboard_address=None,
+        # the scheduler serves HTTP even without a dashboard, by default on port 8787: a free
+        # port instead, so a second backtest (or another user's cluster) never collides
+        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         silence_logs=logging.ERROR,
         # each worker's sampler threads stay on its own core
         env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from nowcast.backtest import (
     MODEL,
@@ -18,6 +19,7 @@ from nowcast.backtest import (
     plan_jobs,
     run_backtest,
 )
+from nowcast.cli import app
 from nowcast.datasets import ingest_dir
 from nowcast.model.spec import Sampler
 from nowcast.store import Store
@@ -45,7 +47,6 @@ def plan(store_dir):
         ORIGINS[-1],
         HORIZONS,
         sampler=Sampler(draws=100, tune=150, chains=2, seed=11),
-        prior_draws=10,
     )
 
 
@@ -125,6 +126,38 @@ def test_a_second_run_resumes_without_refitting(first_run, plan):
     a = run.scores.sort_values(key).reset_index(drop=True)[cols]
     b = again.scores.sort_values(key).reset_index(drop=True)[cols]
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_the_command_reuses_finished_origins_and_writes_the_page(first_run, store_dir, tmp_path):
+    run, _ = first_run
+    out = tmp_path / "page"
+    args = ["backtest", "--start", "2025-01", "--end", "2025-02", "--horizons", "1,2"]
+    args += ["--draws", "100", "--tune", "150", "--chains", "2", "--seed", "11"]
+    result = CliRunner().invoke(app, [*args, "--store", str(store_dir), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "0 origin(s) run, 2 reused" in result.output
+    assert run.backtest_id in result.output
+    html = (out / "backtest.html").read_text()
+    assert "random walk" in html and "2025-02" in html
+    usd = pd.read_csv(out / "backtest_usd_rub.csv")
+    assert len(usd) == len(run.scores[run.scores["target"] == USD_RUB])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--start", "2025-13", "--end", "2025-12"], "--start"),
+        (["--start", "2025-03", "--end", "2025-01"], "before its start"),
+        (["--start", "2025-01", "--end", "2025-02", "--horizons", "0,1"], "--horizons"),
+        (["--start", "2025-01", "--end", "2025-02", "--horizons", "one"], "--horizons"),
+        (["--start", "2025-01", "--end", "2025-02", "--workers", "0"], "--workers"),
+        (["--start", "2025-01", "--end", "2025-02", "--draws", "1"], "--draws"),
+    ],
+)
+def test_bad_options_are_refused_plainly(args, message, store_dir):
+    result = CliRunner().invoke(app, ["backtest", *args, "--store", str(store_dir)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
 
 
 def test_an_origin_is_run_again_when_its_as_of_data_changed(first_run, plan, store_dir, tmp_path):
