@@ -36,6 +36,9 @@ from nowcast.report import figure_status, headline, published_figures, render_re
 from nowcast.report.published import COLUMNS as PUBLISHED_COLUMNS
 from nowcast.store import Store
 
+# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+pytestmark = pytest.mark.xdist_group("test_report")
+
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 HORIZON = 6
 SCENARIO = "btc_halves"

@@ -23,6 +23,9 @@ from test_report import fitted_run, forecasts_for
 from nowcast.fit import load_run
 from nowcast.report import render_report
 
+# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+pytestmark = pytest.mark.xdist_group("test_report_browser")
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
 TIMEOUT_S = 120

@@ -28,6 +28,9 @@ from nowcast.model.spec import load_spec
 from nowcast.panel import build_panel
 from nowcast.store import Store
 
+# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+pytestmark = pytest.mark.xdist_group("test_prior_predictive")
+
 SEED = 20261125
 DRAWS = 500
 

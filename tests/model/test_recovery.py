@@ -24,6 +24,9 @@ from nowcast.panel import build_panel
 from nowcast.simulate import simulate
 from nowcast.store import Store
 
+# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+pytestmark = pytest.mark.xdist_group("test_recovery")
+
 SEED = 7
 
 

@@ -18,6 +18,9 @@ from nowcast.panel import build_panel
 from nowcast.simulate import simulate
 from nowcast.store import Store
 
+# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+pytestmark = pytest.mark.xdist_group("test_regions")
+
 REGIONS = ["RU-IRK", "RU-KYA"]
 SEED = 5
 

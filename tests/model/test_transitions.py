@@ -25,6 +25,9 @@ from nowcast.model.spec import Prior, load_spec
 from nowcast.panel import build_panel
 from nowcast.store import Store
 
+# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+pytestmark = pytest.mark.xdist_group("test_transitions")
+
 START = "2024-01-01"
 DRAWS = 1000
 
