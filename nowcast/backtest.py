@@ -325,15 +325,35 @@ def _usd_rub_scores(
     return pd.concat(frames, ignore_index=True)
 
 
-def _latent_draws(post: xr.Dataset, data: object) -> dict[str, np.ndarray]:
+class _Draws(dict):
     """Posterior draws as the registry's predictions read them: (sample, month) paths,
-    (sample, region, month) regional ones, (sample, 1) parameters, known drivers by month."""
-    out: dict[str, np.ndarray] = {}
-    for name, da in post.data_vars.items():
-        values = da.transpose(SAMPLE, ...).values
-        out[str(name)] = values[:, None] if values.ndim == 1 else values
-    out["issuance_btc"] = np.asarray(data.drivers["issuance_btc"], dtype=float)
-    return out
+    (sample, region, month) regional ones, (sample, 1) parameters, known drivers by month.
+
+    A parameter the origin's model did not have (the error scale of a kind of evidence none of
+    whose figures was out yet) is drawn from its prior: with no figure of that kind, its
+    posterior is its prior."""
+
+    def __init__(self, post: xr.Dataset, data: object, spec: ModelSpec, seed: int) -> None:
+        super().__init__()
+        for name, da in post.data_vars.items():
+            values = da.transpose(SAMPLE, ...).values
+            self[str(name)] = values[:, None] if values.ndim == 1 else values
+        self["issuance_btc"] = np.asarray(data.drivers["issuance_btc"], dtype=float)
+        self.spec, self.seed, self.n = spec, seed, post.sizes[SAMPLE]
+
+    def __missing__(self, name: str) -> np.ndarray:
+        import pymc as pm
+
+        from nowcast.fit import FORWARD_COMPILE
+        from nowcast.model.build import prior
+
+        if name not in self.spec.priors:
+            raise KeyError(f"{name}: neither a posterior quantity nor a prior of the spec")
+        with pm.Model():
+            rv = prior(name, self.spec.priors[name])
+        draws = pm.draw(rv, draws=self.n, random_seed=self.seed, **FORWARD_COMPILE)
+        self[name] = np.asarray(draws).reshape(-1, 1)
+        return self[name]
 
 
 def _figure_scores(
@@ -358,8 +378,9 @@ def _figure_scores(
     except NowcastError:
         return pd.DataFrame()  # nothing the model reads among them
     post = tree["posterior"].to_dataset().stack({SAMPLE: (CHAIN, DRAW)})
-    q = _latent_draws(post, data)
-    rng = np.random.default_rng(origin_seed(job.origin, job.sampler["seed"]) + 1)
+    seed = origin_seed(job.origin, job.sampler["seed"])
+    q = _Draws(post, data, spec, seed + 2)
+    rng = np.random.default_rng(seed + 1)
     frames = []
     for kind in REGISTRY.values():
         block = data.blocks.get(kind.name)

@@ -4,9 +4,12 @@ instead of refitting."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from typer.testing import CliRunner
 
 from nowcast.backtest import (
@@ -174,3 +177,23 @@ def test_an_origin_is_run_again_when_its_as_of_data_changed(first_run, plan, sto
         st.ingest(extra, "generic")
     _, _, jobs, reused = plan_jobs(plan)
     assert [j.origin for j in jobs] == list(ORIGINS) and reused == []
+
+
+def test_an_error_scale_the_origin_never_saw_is_drawn_from_its_prior():
+    from nowcast.backtest import _Draws
+    from nowcast.model.spec import load_spec
+
+    spec = load_spec()
+    post = xr.Dataset({"share_ar_rho": ("sample", np.full(4000, 0.9))})
+    data = SimpleNamespace(drivers={"issuance_btc": np.ones(3)})
+    q = _Draws(post, data, spec, seed=1)
+    assert q["share_ar_rho"].shape == (4000, 1)
+    drawn = q["estimate_log_sd"]
+    p = spec.priors["estimate_log_sd"]
+    assert drawn.shape == (4000, 1) and (drawn > 0).all()
+    # a prior draw, not a constant: its spread is the prior's
+    assert drawn.std() > 0.1 * drawn.mean()
+    assert q["estimate_log_sd"] is drawn  # drawn once, the same for every kind that reads it
+    with pytest.raises(KeyError):
+        q["not_a_parameter"]
+    assert p.dist in {"HalfNormal", "LogNormal", "Exponential", "TruncatedNormal"}
