@@ -221,7 +221,8 @@ def as_of_day(origin: pd.Timestamp) -> pd.Timestamp:
 
 
 def period_of(month: pd.Timestamp) -> str:
-    """Which of ``PERIODS`` a month falls in."""
+    """Which of ``PERIODS`` a month (or any day in it) falls in."""
+    month = pd.Timestamp(month).to_period("M").to_timestamp()
     for name, first, last in PERIODS:
         if (first is None or month >= pd.Timestamp(first)) and (
             last is None or month <= pd.Timestamp(last)

@@ -197,3 +197,19 @@ def test_an_error_scale_the_origin_never_saw_is_drawn_from_its_prior():
     with pytest.raises(KeyError):
         q["not_a_parameter"]
     assert p.dist in {"HalfNormal", "LogNormal", "Exponential", "TruncatedNormal"}
+
+
+@pytest.mark.parametrize(
+    "day, period",
+    [
+        ("2021-12-31", "before 2022"),
+        ("2022-01-01", "2022 to 2024-10"),
+        ("2024-10-31", "2022 to 2024-10"),
+        ("2024-11-01", "from 2024-11 (legal mining)"),
+        ("2016-01-15", "before 2022"),
+    ],
+)
+def test_every_day_falls_in_one_period(day, period):
+    from nowcast.backtest import period_of
+
+    assert period_of(pd.Timestamp(day)) == period
