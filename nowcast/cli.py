@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import pandas as pd
 import typer
@@ -51,6 +51,18 @@ DataOpt = Annotated[
 ]
 AsOfOpt = Annotated[
     str | None, typer.Option("--as-of", help="Use only what was published by this date")
+]
+
+WorkersOpt = Annotated[
+    int | None, typer.Option("--workers", help="Local worker processes (default: one per core)")
+]
+SchedulerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Address of an existing dask scheduler (tcp://host:8786); its workers must see the"
+        " store at the same path",
+    ),
 ]
 
 
@@ -709,6 +721,19 @@ def _report_update(result: UpdateResult) -> None:
         )
 
 
+def _on_cluster(label: str, job: Any, plan: Any, workers: int | None, scheduler: str | None):
+    """Run a backtest or calibration, printing what each finished fit says as it lands."""
+    if workers is not None and workers < 1:
+        _fail(NowcastError(f"option --workers: expected at least 1, got {workers}"))
+    with console.status(f"{label} ...") as status:
+
+        def notify(message: str) -> None:
+            console.print(escape(message))
+            status.update(escape(message))
+
+        return job(plan, workers=workers, scheduler=scheduler, notify=notify)
+
+
 @app.command()
 def backtest(
     start: Annotated[str, typer.Option("--start", help="First origin month (2022-01)")],
@@ -716,18 +741,8 @@ def backtest(
     horizons: Annotated[
         str, typer.Option("--horizons", help="Months ahead to score, after the origin month")
     ] = "1,3,6",
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", help="Local worker processes (default: one per core)"),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option(
-            "--scheduler",
-            help="Address of an existing dask scheduler (tcp://host:8786); its workers must"
-            " see the store at the same path",
-        ),
-    ] = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     spec: Annotated[str, typer.Option("--spec", help="Model spec (name or TOML path)")] = "default",
     draws: Annotated[int | None, typer.Option("--draws", help="Draws per chain")] = None,
     tune: Annotated[int | None, typer.Option("--tune", help="Tuning steps per chain")] = None,
@@ -761,8 +776,6 @@ def backtest(
     from nowcast.report.backtest_summary import horizon_summary, verdict_sentences
     from nowcast.store import default_store_dir
 
-    if workers is not None and workers < 1:
-        _fail(NowcastError(f"option --workers: expected at least 1, got {workers}"))
     model_spec = load_spec(spec)
     plan = BacktestPlan(
         str(store or default_store_dir()),
@@ -772,13 +785,7 @@ def backtest(
         spec_name=spec,
         sampler=sampler_settings(model_spec, draws=draws, tune=tune, chains=chains, seed=seed),
     )
-    with console.status("backtest ...") as status:
-
-        def notify(message: str) -> None:
-            console.print(escape(message))
-            status.update(escape(message))
-
-        run = run_backtest(plan, workers=workers, scheduler=scheduler, notify=notify)
+    run = _on_cluster("backtest", run_backtest, plan, workers, scheduler)
     paths = write_report(run, out)
     summary = horizon_summary(run.scores)
     if len(summary):
@@ -800,14 +807,8 @@ def backtest(
 @app.command()
 def calibrate(
     n: Annotated[int, typer.Option("--n", help="Simulated datasets")] = 100,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", help="Local worker processes (default: one per core)"),
-    ] = None,
-    scheduler: Annotated[
-        str | None,
-        typer.Option("--scheduler", help="Address of an existing dask scheduler"),
-    ] = None,
+    workers: WorkersOpt = None,
+    scheduler: SchedulerOpt = None,
     months: Annotated[int, typer.Option("--months", help="Months in each dataset")] = 36,
     start: Annotated[
         str, typer.Option("--start", help="First month of each dataset (YYYY-MM-DD)")
@@ -835,8 +836,6 @@ def calibrate(
     from nowcast.report.calibration import verdict_sentences
     from nowcast.store import default_store_dir, parse_day
 
-    if workers is not None and workers < 1:
-        _fail(NowcastError(f"option --workers: expected at least 1, got {workers}"))
     first = parse_day(start, "--start")
     plan = CalibrationPlan(
         str(store or default_store_dir()),
@@ -847,13 +846,7 @@ def calibrate(
         base_seed=seed,
         spec_name=spec,
     )
-    with console.status("calibrating ...") as status:
-
-        def notify(message: str) -> None:
-            console.print(escape(message))
-            status.update(escape(message))
-
-        run = run_calibration(plan, workers=workers, scheduler=scheduler, notify=notify)
+    run = _on_cluster("calibrating", run_calibration, plan, workers, scheduler)
     paths = write_report(run, out)
     from nowcast.calibrate import uniformity
 
