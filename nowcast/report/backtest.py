@@ -25,11 +25,11 @@ import pandas as pd
 
 from nowcast.files import write_csv, write_text
 from nowcast.report import backtest_summary as bs
+from nowcast.report import charts
 from nowcast.report.charts import Chart, ChartBook
 from nowcast.report.html import render_template
 from nowcast.report.style import (
     ALERT_COLOUR,
-    FORECAST_COLOUR,
     NOWCAST_COLOUR,
     PAGE,
     new_figure,
@@ -287,27 +287,14 @@ def coverage_chart(book: ChartBook, scores: pd.DataFrame) -> Chart | None:
     curve = bs.coverage_curve(scores).dropna(axis=1, how="all")
     if curve.empty or not len(curve.columns):
         return None
-    fig = new_figure(PAGE[0] * 0.5, 4.4)
-    ax = fig.add_subplot()
-    nominal = curve.index.to_numpy(dtype=float)
-    ax.plot([40, 100], [40, 100], color="black", linewidth=1, linestyle="--", label="nominal")
-    colours = [NOWCAST_COLOUR, FORECAST_COLOUR, "#2e7d32"]
-    for (name, col), colour in zip(curve.items(), colours, strict=False):
-        ax.plot(nominal, 100 * col.to_numpy(dtype=float), "o-", color=colour, label=name)
-    ax.set_xlim(40, 100)
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("nominal coverage, %")
-    ax.set_ylabel("observed coverage, %")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
-    title = book.title("Coverage of central intervals")
-    ax.set_title(title)
     caption = "Below the diagonal the intervals were too narrow."
     derived = [k for k in bs.NOMINAL_LEVELS if f"covered_{k}" not in scores]
     if derived:  # say which points do not come from stored bounds
         levels = ", ".join(f"{k}%" for k in derived)
         caption += f" Coverage at {levels} (bounds not stored) is read off the PIT."
-    return book.add(fig, title, caption)
+    nominal = curve.index.to_numpy(dtype=float)
+    curves = {str(name): 100 * col.to_numpy(dtype=float) for name, col in curve.items()}
+    return charts.coverage_chart(book, nominal, curves, caption)
 
 
 # ---------------------------------------------------------------------------------- page

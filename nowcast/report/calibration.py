@@ -15,6 +15,7 @@ import pandas as pd
 from nowcast.calibrate import RANK_BINS, uniformity
 from nowcast.files import write_csv, write_text
 from nowcast.intervals import percent
+from nowcast.report import charts
 from nowcast.report.charts import Chart, ChartBook
 from nowcast.report.html import render_template
 from nowcast.report.style import NOWCAST_COLOUR, PAGE, new_figure, titled
@@ -88,22 +89,12 @@ def coverage_chart(book: ChartBook, summary: pd.DataFrame) -> Chart | None:
     """Observed coverage of each quantity's central intervals against their nominal level."""
     if summary.empty:
         return None
-    fig = new_figure(PAGE[0] * 0.5, 4.4)
-    ax = fig.add_subplot()
     nominal = np.array([100 * p for p in COVERAGE_PROBS])
-    ax.plot([40, 100], [40, 100], color="black", linestyle="--", linewidth=1, label="nominal")
-    for r in summary.itertuples(index=False):
-        cov = [100 * getattr(r, f"coverage_{percent(p)}") for p in COVERAGE_PROBS]
-        ax.plot(nominal, cov, "o-", label=r.quantity)
-    ax.set_xlim(40, 100)
-    ax.set_ylim(0, 100)
-    ax.set_xlabel("nominal coverage, %")
-    ax.set_ylabel("observed coverage, %")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="lower right")
-    title = book.title("Coverage of central intervals")
-    ax.set_title(title)
-    return book.add(fig, title, "Below the diagonal the intervals were too narrow.")
+    curves = {
+        r.quantity: np.array([100 * getattr(r, f"coverage_{percent(p)}") for p in COVERAGE_PROBS])
+        for r in summary.itertuples(index=False)
+    }
+    return charts.coverage_chart(book, nominal, curves)
 
 
 def _uniformity_table(summary: pd.DataFrame) -> Table:

@@ -343,3 +343,28 @@ def history_chart(estimates: pd.DataFrame, target: str) -> Figure:
     ax.set_title(titled(f"{name} of {target} across nowcasts, {unit} per {per}", simulated))
     fig.tight_layout()
     return fig
+
+
+def coverage_chart(
+    book: ChartBook,
+    nominal_pct: np.ndarray,
+    curves: dict[str, np.ndarray],
+    caption: str = "Below the diagonal the intervals were too narrow.",
+) -> Chart:
+    """Observed coverage (%) of central intervals against their nominal level (%), one line
+    per forecaster or quantity, with the diagonal: the backtest's and the calibration's."""
+    fig = new_figure(PAGE[0] * 0.5, 4.4)
+    ax = fig.add_subplot()
+    ax.plot([40, 100], [40, 100], color="black", linewidth=1, linestyle="--", label="nominal")
+    colours = [NOWCAST_COLOUR, FORECAST_COLOUR, "#2e7d32", "#7b1fa2", "#6d4c41"]
+    for (name, values), colour in zip(curves.items(), colours, strict=False):
+        ax.plot(nominal_pct, values, "o-", color=colour, label=name)
+    ax.set_xlim(40, 100)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("nominal coverage, %")
+    ax.set_ylabel("observed coverage, %")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    title = book.title("Coverage of central intervals")
+    ax.set_title(title)
+    return book.add(fig, title, caption)
