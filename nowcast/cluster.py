@@ -58,7 +58,7 @@ def client_for(workers: int | None = None, scheduler: str | None = None) -> Iter
         # the scheduler serves HTTP even without a dashboard, by default on port 8787: a free
         # port instead, so a second backtest (or another user's cluster) never collides
         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
-        silence_logs=logging.ERROR,
+        silence_logs=logging.CRITICAL,  # a failed job is reported by the caller, once
         # each worker's sampler threads stay on its own core
         env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"},
     )
