@@ -278,3 +278,25 @@ def test_stored_90_bounds_are_used_for_figures(rw_wins, tmp_path):
     html = _html(render_backtest_report(origins, scores, META, tmp_path))
     assert "4 of 4 published figures fell inside" in html
     assert "80.00 to 100.00" in html and "not stored" not in html
+
+
+def test_a_period_where_the_random_walk_won_is_said_in_the_verdict():
+
+    rows = []
+    for i, origin in enumerate(pd.date_range("2024-01-01", periods=12, freq="MS")):
+        late = origin + pd.DateOffset(months=1) >= pd.Timestamp("2024-11-01")
+        for model, crps in (("nowcast", 3.0 if late else 1.0), ("random_walk", 1.0 + 0.01 * i)):
+            row = _usd_row(origin, model, 1, crps, 0.5)
+            row["period"] = PERIODS[2][0] if late else PERIODS[1][0]
+            rows.append(row)
+    scores = pd.DataFrame(rows)
+    sentences = verdict_sentences(horizon_summary(scores), scores)
+    said = [s for s in sentences if s.startswith("By period")]
+    assert said and PERIODS[2][0] in said[0] and "random walk" in said[0]
+    assert not any(
+        s.startswith("By period")
+        for s in verdict_sentences(
+            horizon_summary(scores[scores["period"] == PERIODS[1][0]]),
+            scores[scores["period"] == PERIODS[1][0]],
+        )
+    )

@@ -360,7 +360,8 @@ def render_backtest_report(
         verdict=verdict,
         rw_better=any(
             bs.ratio_verdict(r.ratio, r.ratio_lower, r.ratio_upper) == bs.RW_BETTER
-            for r in summary.itertuples(index=False)
+            for table in (summary, per)
+            for r in table.itertuples(index=False)
         ),
         failed_text=bs.failed_origins_sentence(origins),
         charts=made,

@@ -303,6 +303,19 @@ def verdict_sentences(
             f"At h = {_hs(hs)} months fewer than 2 origins have both forecasts scored, so the"
             " ratio's interval cannot be computed and no verdict is given."
         )
+    # a period where the random walk won is said up front too, even when it did not win overall
+    per = period_summary(scores) if len(summary) else pd.DataFrame()
+    rw_periods = [
+        f"{r.period} at h = {r.horizon} ({r.ratio:.2f} [{r.ratio_lower:.2f}, {r.ratio_upper:.2f}])"
+        for r in per.itertuples(index=False)
+        if ratio_verdict(r.ratio, r.ratio_lower, r.ratio_upper) == RW_BETTER
+    ]
+    if rw_periods:
+        out.append(
+            "By period of the target month, the random walk forecast USD/RUB better in "
+            + "; ".join(rw_periods)
+            + " (few origins in a period: read these intervals as rough)."
+        )
     missing = sorted(set(horizons) - set(int(h) for h in summary["horizon"]))
     if summary.empty:
         out.append(
