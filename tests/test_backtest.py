@@ -34,7 +34,7 @@ ORIGINS = (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01"))
 HORIZONS = (1, 2)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def store_dir(tmp_path_factory, data_dir):
     path = tmp_path_factory.mktemp("backtest") / "store"
     with Store(path) as st:
@@ -42,7 +42,7 @@ def store_dir(tmp_path_factory, data_dir):
     return path
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def plan(store_dir):
     return BacktestPlan(
         str(store_dir),
@@ -53,7 +53,7 @@ def plan(store_dir):
     )
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def first_run(plan):
     events: list[str] = []
     run = run_backtest(plan, workers=2, notify=events.append)

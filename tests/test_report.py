@@ -36,7 +36,8 @@ from nowcast.report import figure_status, headline, published_figures, render_re
 from nowcast.report.published import COLUMNS as PUBLISHED_COLUMNS
 from nowcast.store import Store
 
-# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+# one xdist worker runs this file, and its fits are session fixtures: built once, although
+# xdist interleaves other files' tests with this one's (a module fixture would be rebuilt)
 pytestmark = pytest.mark.xdist_group("test_report")
 
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -88,17 +89,17 @@ def forecasts_for(tree: xr.DataTree) -> dict[str, xr.Dataset]:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def tree(tmp_path_factory) -> xr.DataTree:
     return load_run(fitted_run(tmp_path_factory))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def diagnostics(tree):
     return diagnose(tree, spec_of(tree))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def report(tree, diagnostics, tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     paths = render_report(
@@ -111,7 +112,7 @@ def report(tree, diagnostics, tmp_path_factory):
     return paths
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def summary(report) -> pd.DataFrame:
     return pd.read_csv(report.summary_csv, parse_dates=["month"])
 

@@ -23,7 +23,8 @@ from test_report import fitted_run, forecasts_for
 from nowcast.fit import load_run
 from nowcast.report import render_report
 
-# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+# one xdist worker runs this file, and its fits are session fixtures: built once, although
+# xdist interleaves other files' tests with this one's (a module fixture would be rebuilt)
 pytestmark = pytest.mark.xdist_group("test_report_browser")
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,7 +87,7 @@ def loaded_state(page: Path, profile: Path) -> tuple[dict[str, str | None], int,
     return body.attrs, body.images, proc.stderr
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def report_html(tmp_path_factory) -> Path:
     tree = load_run(fitted_run(tmp_path_factory))
     out = tmp_path_factory.mktemp("browser_report")

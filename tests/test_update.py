@@ -47,7 +47,7 @@ def _drivers(month: str, folder, coinmetrics: bool = True) -> list[Incoming]:
     return [_month(n, month, folder) for n in names]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def replayed(tmp_path_factory):
     """A run as of mid-2025, then the releases of the following months, one update each."""
     root = tmp_path_factory.mktemp("update_replay")

@@ -26,13 +26,14 @@ from nowcast.model.spec import load_spec
 from nowcast.panel import build_panel
 from nowcast.store import Store
 
-# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+# one xdist worker runs this file, and its fits are session fixtures: built once, although
+# xdist interleaves other files' tests with this one's (a module fixture would be rebuilt)
 pytestmark = pytest.mark.xdist_group("test_log_densities")
 
 CHAINS, DRAWS = 2, 60
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def draws(tmp_path_factory):
     with Store(tmp_path_factory.mktemp("log_density_store")) as st:
         ingest_dir(st, bundled_data_dir())
@@ -94,7 +95,7 @@ def _with_reference_densities(model: pm.Model, tree: xr.DataTree) -> xr.DataTree
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def both(draws):
     model, tree = draws
     return add_log_densities(tree, model), _with_reference_densities(model, tree)

@@ -28,7 +28,8 @@ from nowcast.model.spec import load_spec
 from nowcast.panel import build_panel
 from nowcast.store import Store
 
-# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+# one xdist worker runs this file, and its fits are session fixtures: built once, although
+# xdist interleaves other files' tests with this one's (a module fixture would be rebuilt)
 pytestmark = pytest.mark.xdist_group("test_prior_predictive")
 
 SEED = 20261125
@@ -58,7 +59,7 @@ class PriorDraws:
         return mask
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def real_prior(tmp_path_factory) -> PriorDraws:
     with Store(tmp_path_factory.mktemp("prior_predictive_store")) as st:
         results = ingest_dir(st, bundled_data_dir())

@@ -24,7 +24,8 @@ from nowcast.panel import build_panel
 from nowcast.simulate import simulate
 from nowcast.store import Store
 
-# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+# one xdist worker runs this file, and its fits are session fixtures: built once, although
+# xdist interleaves other files' tests with this one's (a module fixture would be rebuilt)
 pytestmark = pytest.mark.xdist_group("test_recovery")
 
 SEED = 7
@@ -45,12 +46,12 @@ def _recover(root, rich: bool):
     return sim, res
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def real_availability(tmp_path_factory):
     return _recover(tmp_path_factory.mktemp("real_availability"), rich=False)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def rich_evidence(tmp_path_factory):
     return _recover(tmp_path_factory.mktemp("rich"), rich=True)
 

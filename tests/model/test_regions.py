@@ -18,7 +18,8 @@ from nowcast.panel import build_panel
 from nowcast.simulate import simulate
 from nowcast.store import Store
 
-# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+# one xdist worker runs this file, and its fits are session fixtures: built once, although
+# xdist interleaves other files' tests with this one's (a module fixture would be rebuilt)
 pytestmark = pytest.mark.xdist_group("test_regions")
 
 REGIONS = ["RU-IRK", "RU-KYA"]
@@ -33,7 +34,7 @@ def _two_regions() -> ModelSpec:
     return ModelSpec.model_validate(raw)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def pooled(tmp_path_factory):
     root = tmp_path_factory.mktemp("pooled")
     spec = _two_regions()

@@ -25,7 +25,8 @@ from nowcast.model.spec import Prior, load_spec
 from nowcast.panel import build_panel
 from nowcast.store import Store
 
-# one xdist worker runs this file: its module fixtures (fits) are built once, not per worker
+# one xdist worker runs this file, and its fits are session fixtures: built once, although
+# xdist interleaves other files' tests with this one's (a module fixture would be rebuilt)
 pytestmark = pytest.mark.xdist_group("test_transitions")
 
 START = "2024-01-01"
@@ -41,7 +42,7 @@ def _spec():
     return spec.model_copy(update={"priors": priors})
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def panels(tmp_path_factory):
     with Store(tmp_path_factory.mktemp("store")) as st:
         ingest_dir(st, bundled_data_dir())
@@ -51,7 +52,7 @@ def panels(tmp_path_factory):
     return short, full
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # built once per worker, kept across interleaved modules
 def draws(panels):
     """A run-like tree of ``DRAWS`` parameter draws on the short window."""
     short, _ = panels
