@@ -123,3 +123,25 @@ def test_a_small_calibration_on_two_workers_resumes(tmp_path):
     pd.testing.assert_frame_equal(
         again.ranks.drop(columns="finished_at"), run.ranks.drop(columns="finished_at")
     )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--n", "0"], "--n"),
+        (["--months", "2"], "--months"),
+        (["--start", "2019-13-01"], "--start"),
+        (["--draws", "40", "--n", "2"], "rank draws"),
+        (["--workers", "0", "--n", "1"], "--workers"),
+    ],
+)
+def test_bad_options_are_refused_plainly_and_nothing_is_stored(args, message, tmp_path):
+    from typer.testing import CliRunner
+
+    from nowcast.cli import app
+
+    store = tmp_path / "store"
+    result = CliRunner().invoke(app, ["calibrate", *args, "--store", str(store)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not store.exists()
