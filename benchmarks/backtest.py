@@ -12,9 +12,9 @@ run it once before timing. Time whole processes with farm-bench, pairing 1 and 2
     farm-bench --pair "python benchmarks/backtest.py run ROOT --workers 1" \\
                       "python benchmarks/backtest.py run ROOT --workers 2"
 
-The backtest: origins 2025-01 to 2025-04 (four fits), horizons 1 and 3, 2 chains x 300 draws
-after 300 tuning steps (fewer than the default, so a paired benchmark fits in minutes; the
-speed-up is about parallel fits, not about one fit).
+The backtest: origins 2025-01 to 2025-04 (four fits; ``--end`` for more), horizons 1 and 3,
+2 chains x 300 draws after 300 tuning steps (fewer than the default, so a paired benchmark
+fits in minutes; the speed-up is about parallel fits, not about one fit).
 
 Printed: wall seconds of the whole backtest, each origin's seconds with its compile and
 sampling parts (from the fit's own timers), and each worker's peak resident memory.
@@ -45,7 +45,7 @@ def prepare(root: Path) -> None:
     print(f"prepared {store}")
 
 
-def run(root: Path, workers: int) -> None:
+def run(root: Path, workers: int, end: str = END) -> None:
     import pandas as pd
 
     from nowcast.backtest import BacktestPlan, run_backtest
@@ -57,7 +57,7 @@ def run(root: Path, workers: int) -> None:
         plan = BacktestPlan(
             str(store),
             pd.Timestamp(f"{START}-01"),
-            pd.Timestamp(f"{END}-01"),
+            pd.Timestamp(f"{end}-01"),
             HORIZONS,
             sampler=Sampler(draws=300, tune=300, chains=2),
             prior_draws=20,
@@ -88,12 +88,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("what", choices=["prepare", "run"])
     ap.add_argument("root", type=Path)
     ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--end", default=END, help=f"last origin month (default {END})")
     args = ap.parse_args(argv)
     args.root.mkdir(parents=True, exist_ok=True)
     if args.what == "prepare":
         prepare(args.root)
     else:
-        run(args.root, args.workers)
+        run(args.root, args.workers, args.end)
 
 
 if __name__ == "__main__":
