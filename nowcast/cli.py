@@ -734,6 +734,17 @@ def _on_cluster(label: str, job: Any, plan: Any, workers: int | None, scheduler:
         return job(plan, workers=workers, scheduler=scheduler, notify=notify)
 
 
+def _finish_cluster_run(verdict: list[str], done: str, failed: dict[str, str]) -> None:
+    """The verdict, what ran, and every failed job; exit code 1 when any failed."""
+    for sentence in verdict:
+        console.print(escape(sentence))
+    console.print(done)
+    for what, why in failed.items():
+        console.print(f"[bold red]{what} failed[/]: {escape(why)}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def backtest(
     start: Annotated[str, typer.Option("--start", help="First origin month (2022-01)")],
@@ -792,16 +803,12 @@ def backtest(
         cols = ["horizon", "origins", "crps_model", "crps_rw", "ratio", "ratio_lower"]
         cols += ["ratio_upper", "coverage_80_model", "coverage_80_rw"]
         console.print(_table(summary[[c for c in cols if c in summary]], "USD/RUB by horizon"))
-    for sentence in verdict_sentences(summary, run.scores, run.origins, plan.horizons):
-        console.print(escape(sentence))
-    console.print(
+    _finish_cluster_run(
+        verdict_sentences(summary, run.scores, run.origins, plan.horizons),
         f"Backtest {run.backtest_id}: {len(run.ran)} origin(s) run, {len(run.reused)} reused,"
-        f" {run.seconds:.0f} s; report {paths.html}"
+        f" {run.seconds:.0f} s; report {paths.html}",
+        {f"origin {o:%Y-%m}": why for o, why in run.failed.items()},
     )
-    for origin, why in run.failed.items():
-        console.print(f"[bold red]origin {origin:%Y-%m} failed[/]: {escape(why)}")
-    if run.failed:
-        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -850,16 +857,12 @@ def calibrate(
     paths = write_report(run, out)
     from nowcast.calibrate import uniformity
 
-    for sentence in verdict_sentences(uniformity(run.ranks) if len(run.ranks) else pd.DataFrame()):
-        console.print(escape(sentence))
-    console.print(
+    _finish_cluster_run(
+        verdict_sentences(uniformity(run.ranks) if len(run.ranks) else pd.DataFrame()),
         f"Calibration {run.calibration_id} (SIMULATED data): {len(run.ran)} dataset(s) run,"
-        f" {len(run.reused)} reused, {run.seconds:.0f} s; page {paths.html}"
+        f" {len(run.reused)} reused, {run.seconds:.0f} s; page {paths.html}",
+        {f"dataset {i}": why for i, why in run.failed.items()},
     )
-    for index, why in run.failed.items():
-        console.print(f"[bold red]dataset {index} failed[/]: {escape(why)}")
-    if run.failed:
-        raise typer.Exit(code=1)
 
 
 def main() -> None:  # pragma: no cover - console entry point
