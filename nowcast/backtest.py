@@ -33,7 +33,7 @@ import resource
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +45,7 @@ from nowcast.errors import NowcastError
 from nowcast.forecast import SAMPLE, draw_paths, forecast_from_paths
 from nowcast.intervals import percent
 from nowcast.model.evidence import REGISTRY
+from nowcast.model.frame import Frame
 from nowcast.model.spec import ModelSpec, Sampler, load_spec
 from nowcast.scores import COVERAGE_PROBS, RandomWalk, ensemble_scores
 from nowcast.store import Store, parse_day
@@ -96,6 +97,7 @@ CREATE TABLE IF NOT EXISTS backtest_origins (
     diagnostics_ok BOOLEAN NOT NULL,
     problems       VARCHAR NOT NULL,
     peak_rss_mb    DOUBLE,
+    compile_reused BOOLEAN,
     worker         VARCHAR NOT NULL,
     finished_at    TIMESTAMP NOT NULL
 );
@@ -129,6 +131,7 @@ CREATE TABLE IF NOT EXISTS backtest_scores (
 );
 -- columns added after the first backtests were stored
 ALTER TABLE backtest_origins ADD COLUMN IF NOT EXISTS peak_rss_mb DOUBLE;
+ALTER TABLE backtest_origins ADD COLUMN IF NOT EXISTS compile_reused BOOLEAN;
 ALTER TABLE backtest_scores ADD COLUMN IF NOT EXISTS draws INTEGER;
 """
 ORIGIN_TABLES = {"backtests", "backtest_origins", "backtest_scores"}
@@ -146,6 +149,9 @@ class BacktestPlan:
     spec_name: str = "default"
     sampler: Sampler | None = None
     prior_draws: int = 20
+    # fit every origin in one fixed shape (``nowcast.model.frame``), so that a worker compiles
+    # the model once; False compiles each origin's own model (to measure what that saves)
+    compile_once: bool = True
 
     def __post_init__(self) -> None:
         if not self.horizons or min(self.horizons) < 1:
@@ -178,6 +184,7 @@ class BacktestPlan:
                 "horizons": list(self.horizons),
                 "data_kind": data_kind,
                 "prior_draws": self.prior_draws,
+                "compile_once": self.compile_once,
             },
             sort_keys=True,
         )
@@ -252,6 +259,7 @@ class OriginJob:
     prior_draws: int
     fingerprint: str
     cores: int = 1
+    frame: Frame | None = None  # the backtest's fixed shape, if it compiles once
 
 
 def _months_between(a: pd.Timestamp, b: pd.Timestamp) -> int:
@@ -417,23 +425,19 @@ def _figure_scores(
 def run_origin(job: OriginJob) -> OriginResult:
     """Fit the origin's as-of data, forecast and score it (runs on a worker)."""
     from nowcast.fit import fit
-    from nowcast.model.data import trim_to_drivers
     from nowcast.panel import build_panel
 
     t0 = time.perf_counter()
     spec = load_spec(job.spec_name)
     as_of = as_of_day(job.origin)
     with Store(job.store_dir, read_only=True) as st:
-        # through the origin month itself: what the as-of view knew of it (USD/RUB's own
-        # monthly mean, say) conditions the forecasts, though the fitted window ends earlier
-        asof_panel = build_panel(
-            st, as_of=as_of, start=spec.start, end=as_of, simulated=job.simulated
-        )
+        asof_panel, panel, _ = origin_data(st, spec, job.origin, job.simulated)
         latest_panel = build_panel(st, start=spec.start, simulated=job.simulated)
         scored_through = st.last_ingest_id()
-    panel = trim_to_drivers(asof_panel)[0]
     sampler = Sampler(**{**job.sampler, "seed": origin_seed(job.origin, job.sampler["seed"])})
-    result = fit(panel, spec, sampler=sampler, prior_draws=job.prior_draws, cores=job.cores)
+    result = fit(
+        panel, spec, sampler=sampler, prior_draws=job.prior_draws, cores=job.cores, frame=job.frame
+    )
     tree = result.tree
     realised = pd.Series(
         latest_panel["usd_rub_mean"].values.astype(float),
@@ -465,6 +469,7 @@ def run_origin(job: OriginJob) -> OriginResult:
         "problems": "; ".join(diag.problems),
         # the worker process's peak resident memory so far (Linux reports KiB)
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "compile_reused": bool(result.compile_info and result.compile_info.reused),
         "worker": f"{socket.gethostname()}:{os.getpid()}",
     }
     return OriginResult(row, scores)
@@ -621,7 +626,33 @@ def plan_jobs(
                     cores=cores_per_job,
                 )
             )
+        if jobs and plan.compile_once:
+            # from every origin of the plan, not only those to run: a resumed backtest fits
+            # in the same shape as an uninterrupted one, so it gives the same draws
+            frame = backtest_frame(st, plan, simulated)
+            jobs = [replace(j, frame=frame) for j in jobs]
     return bid, data_kind, jobs, reused
+
+
+def origin_data(st: Store, spec: ModelSpec, origin: pd.Timestamp, simulated: bool) -> tuple:
+    """An origin's as-of panel (through the origin month), its fitted panel (cut where the
+    drivers end) and the model's data of it."""
+    from nowcast.model.data import prepare, trim_to_drivers
+    from nowcast.panel import build_panel
+
+    as_of = as_of_day(origin)
+    # through the origin month itself: what the as-of view knew of it (USD/RUB's own monthly
+    # mean, say) conditions the forecasts, though the fitted window ends earlier
+    asof_panel = build_panel(st, as_of=as_of, start=spec.start, end=as_of, simulated=simulated)
+    panel = trim_to_drivers(asof_panel)[0]
+    return asof_panel, panel, prepare(panel, spec)
+
+
+def backtest_frame(st: Store, plan: BacktestPlan, simulated: bool) -> Frame:
+    """The fixed shape every origin of ``plan`` fits in: the union of their windows and
+    figures (``nowcast.model.frame``)."""
+    spec = plan.spec
+    return Frame.of([origin_data(st, spec, o, simulated)[2] for o in plan.origins()])
 
 
 def load_backtest(store_dir: str | Path, backtest_id: str, origins: list[pd.Timestamp]):

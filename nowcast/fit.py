@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import warnings
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from nowcast.files import write_atomic, write_csv
 from nowcast.intervals import interval_summary
 from nowcast.model.build import build_model
 from nowcast.model.data import ModelData, prepare
+from nowcast.model.frame import Frame
 from nowcast.model.published import EVIDENCE_GROUP, evidence_dataset
 from nowcast.model.spec import ModelSpec, Sampler
 
@@ -346,7 +348,10 @@ def run_tree(
 
 def prior_draws_of(model: pm.Model, draws: int, seed: int) -> xr.DataTree:
     """Prior and prior predictive draws of ``model`` (compiled for speed of compiling)."""
-    with quiet_pymc():
+    with quiet_pymc(), warnings.catch_warnings():
+        # a fixed-shape model's likelihoods are potentials (nowcast.model.frame): prior draws
+        # rightly ignore them, as they ignore every likelihood
+        warnings.filterwarnings("ignore", "The effect of Potentials", UserWarning)
         return pm.sample_prior_predictive(
             draws=draws, model=model, random_seed=seed, compile_kwargs=FORWARD_COMPILE
         )
@@ -361,6 +366,7 @@ def fit(
     progress: bool = False,
     reuse: bool = False,
     cores: int | None = None,
+    frame: Frame | None = None,
 ) -> FitResult:
     """Fit ``spec`` to ``panel``; ``sampler`` overrides the spec's sampler settings.
 
@@ -369,13 +375,21 @@ def fit(
     repeated simulations), which skips the compile. Data then stay data in the compiled graph
     rather than constants, so the draws are not bit-identical to a fit without ``reuse``.
     ``cores``: threads the sampler runs chains on (default: two, or fewer chains); a process
-    that shares the machine with other fits (a backtest worker) passes one."""
+    that shares the machine with other fits (a backtest worker) passes one.
+    ``frame``: fit in the frame's fixed shape (``nowcast.model.frame``), so that fits of other
+    as-of views in the same frame reuse this one's compiled model (implies ``reuse``); the
+    run holds the panel's own months and figures, as without it."""
     s = sampler or spec.sampler
     stage = _Stages()
     with stage("build_s"):
         data = prepare(panel, spec)
-        model = build_model(spec, data)
-    tree, info = _sample(model, s, progress, stage, reuse, cores)
+        where: dict[str, np.ndarray] = {}
+        if frame is not None:
+            fixed, where = frame.embed(data, spec)
+            model = build_model(spec, fixed)
+        else:
+            model = build_model(spec, data)
+    tree, info = _sample(model, s, progress, stage, reuse or frame is not None, cores)
 
     with stage("deterministics_s"):
         posterior = tree["posterior"].to_dataset()
@@ -383,6 +397,11 @@ def fit(
         posterior = xr.merge([posterior, derived], compat="override", join="outer")
     with stage("prior_predictive_s"):
         prior = prior_draws_of(model, prior_draws, s.seed + 1)
+    if frame is not None:
+        posterior = Frame.cut(posterior, data, where)
+        prior = xr.DataTree.from_dict(
+            {f"/{g}": Frame.cut(prior[g].to_dataset(), data, where) for g in prior.children}
+        )
     timings = {k: stage.wall[k] for k in ("compile_s", "sampling_s")}
     timings["postprocess_s"] = stage.wall["deterministics_s"] + stage.wall["prior_predictive_s"]
 

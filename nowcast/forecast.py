@@ -369,7 +369,8 @@ def push_forward(
                     dlog_oil[:, j],
                     p("ruble_rate_beta"),
                     d_rate[:, j],
-                    p("ruble_gamma"),
+                    # a model without the inflow in its ruble equation has no response
+                    p("ruble_gamma") if "ruble_gamma" in post else 0.0,
                     inflow[:, j],
                 )
                 + paths.ruble_shocks[:, j]

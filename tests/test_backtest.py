@@ -30,7 +30,8 @@ from nowcast.store import Store
 # one xdist worker runs the whole file: the fixtures fit once and the last test changes the store
 pytestmark = pytest.mark.xdist_group("backtest")
 
-ORIGINS = (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01"))
+# three origins on two workers: one worker fits two, the second in the compiled model it kept
+ORIGINS = (pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01"), pd.Timestamp("2025-03-01"))
 HORIZONS = (1, 2)
 
 
@@ -79,7 +80,21 @@ def test_every_origin_is_fitted_on_its_as_of_view(first_run):
         # nothing after the origin month can be in the window
         assert pd.Timestamp(row["fitted_through"]) <= origin
         assert row["seed"] == origin_seed(origin, 11)
-    assert sum("origin 2025-0" in e for e in events) == 2
+    assert sum("origin 2025-0" in e for e in events) == 3
+
+
+def test_a_worker_compiles_the_model_once(first_run):
+    run, _ = first_run
+    o = run.origins
+    # every origin fits in the backtest's one fixed shape: a worker's later origins swap
+    # their data into the model it compiled for its first
+    assert o["compile_reused"].sum() >= 1
+    for _, rows in o.groupby("worker"):
+        first, *later = rows.sort_values("finished_at").itertuples()
+        assert not first.compile_reused
+        assert all(r.compile_reused for r in later)
+    reused, fresh = o[o["compile_reused"]], o[~o["compile_reused"]]
+    assert reused["compile_s"].max() < 0.2 * fresh["compile_s"].min()
 
 
 def test_usd_rub_is_scored_against_the_published_monthly_mean(first_run, store_dir):
@@ -134,14 +149,14 @@ def test_a_second_run_resumes_without_refitting(first_run, plan):
 def test_the_command_reuses_finished_origins_and_writes_the_page(first_run, store_dir, tmp_path):
     run, _ = first_run
     out = tmp_path / "page"
-    args = ["backtest", "--start", "2025-01", "--end", "2025-02", "--horizons", "1,2"]
+    args = ["backtest", "--start", "2025-01", "--end", "2025-03", "--horizons", "1,2"]
     args += ["--draws", "100", "--tune", "150", "--chains", "2", "--seed", "11"]
     result = CliRunner().invoke(app, [*args, "--store", str(store_dir), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "0 origin(s) run, 2 reused" in result.output
+    assert "0 origin(s) run, 3 reused" in result.output
     assert run.backtest_id in result.output
     html = (out / "backtest.html").read_text()
-    assert "random walk" in html and "2025-02" in html
+    assert "random walk" in html and "2025-03" in html
     usd = pd.read_csv(out / "backtest_usd_rub.csv")
     assert len(usd) == len(run.scores[run.scores["target"] == USD_RUB])
 

@@ -10,14 +10,16 @@ Named quantities (dims in brackets): ``hashrate_share`` [month], ``mining_power_
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
 from nowcast.constants import MONTH, REGION
 from nowcast.model import equations as eq
-from nowcast.model.data import ModelData
-from nowcast.model.evidence import REGISTRY
+from nowcast.model.data import Block, ModelData
+from nowcast.model.evidence import REGISTRY, EvidenceKind
 from nowcast.model.spec import ModelSpec, Prior
 
 YEAR = "year"
@@ -124,6 +126,8 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         issuance = pm.Data("issuance_btc", d["issuance_btc"], dims=MONTH)
         usd_rub = pm.Data("usd_rub", d["usd_rub"], dims=MONTH)
         hours = pm.Data("hours_in_month", data.hours, dims=MONTH)
+        brent = pm.Data("brent_usd_per_bbl", d["brent_usd_per_bbl"], dims=MONTH)
+        key_rate = pm.Data("key_rate_pct", d["key_rate_pct"], dims=MONTH)
 
         # --- Russia's hashrate share: logit AR(1) around a long-run level, centred where the
         # CBECI map observes it month by month, non-centred elsewhere (either alone funnels)
@@ -245,6 +249,8 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             "electricity_twh": elec,
             "mining_electricity_twh": mining_twh,
             "issuance_btc": issuance,
+            "brent_usd_per_bbl": brent,
+            "key_rate_pct": key_rate,
             "mining_revenue_usd_bn": m_rev,
             "hidden_inflow_usd_bn": inflow,
         }
@@ -274,6 +280,9 @@ def add_likelihoods(spec: ModelSpec, data: ModelData, q: dict[str, pt.TensorVari
         block = data.blocks.get(kind.name)
         if block is None or not block.n or not spec.uses(kind.switch):
             continue
+        if block.mask is not None:
+            _masked_likelihood(kind, block, data, q)
+            continue
         predicted = pm.Deterministic(
             kind.predicted_name, kind.predict(q, block, data, pt), dims=kind.dim
         )
@@ -292,3 +301,27 @@ def add_likelihoods(spec: ModelSpec, data: ModelData, q: dict[str, pt.TensorVari
             )
         else:
             pm.Normal(kind.observed_name, mu=mu, sigma=sigma, observed=observed, dims=kind.dim)
+
+
+def _masked_likelihood(
+    kind: EvidenceKind, block: Block, data: ModelData, q: dict[str, pt.TensorVariable]
+) -> None:
+    """A kind's likelihood in a fixed shape (``nowcast.model.frame``): figures and mask are
+    data, so one compiled model takes any origin's figures; rows masked out add nothing. The
+    same observation model as the plain likelihood, kept as a potential named ``obs_<kind>``."""
+    values = pm.Data(f"{kind.name}__value", block.values, dims=kind.dim)
+    mask = pm.Data(f"{kind.name}__mask", block.mask, dims=kind.dim)
+    # the kind's error model reads the figures as data (relative errors scale with them)
+    held = replace(block, values=values)
+    predicted = pm.Deterministic(
+        kind.predicted_name, kind.predict(q, held, data, pt), dims=kind.dim
+    )
+    obs = kind.observation
+    mu = obs.to_scale(predicted, pt)
+    sigma = obs.sigma(q, held, pt)
+    if obs.family == "student_t":
+        dist = pm.StudentT.dist(nu=obs.nu(q), mu=mu, sigma=sigma)
+    else:
+        dist = pm.Normal.dist(mu=mu, sigma=sigma)
+    logp = pm.logp(dist, obs.to_scale(values, pt))
+    pm.Potential(kind.observed_name, pt.switch(mask > 0, logp, 0.0).sum())

@@ -18,7 +18,14 @@ from nowcast.errors import NowcastError
 from nowcast.model.evidence import CBECI_OBSERVER, REGISTRY, PanelView
 from nowcast.model.spec import ModelSpec
 
-__all__ = ["CBECI_OBSERVER", "Block", "ModelData", "block_from_panel", "prepare"]
+__all__ = [
+    "CBECI_OBSERVER",
+    "Block",
+    "ModelData",
+    "block_from_panel",
+    "calendar",
+    "prepare",
+]
 
 # The allocation's slow trend is measured from this fixed month, not from the window's middle:
 # adding months to the window (an update) must not change what the allocation's level means,
@@ -45,6 +52,9 @@ class Block:
     weights: np.ndarray  # (n_obs, n_months)
     labels: pd.DataFrame
     group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    # 1 where the figure is in the data, 0 where the row only holds a fixed shape's place
+    # (``nowcast.model.frame``); None: every row is a figure
+    mask: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -68,6 +78,7 @@ class ModelData:
     ban: np.ndarray  # (region, month), excluding the rest of Russia
     blocks: dict[str, Block]
     attrs: dict[str, str]
+    ruble_inflow: bool = True  # the hidden inflow enters the ruble equation (spec.ruble_inflow)
 
     @property
     def n_months(self) -> int:
@@ -169,6 +180,25 @@ def _ban_matrix(spec: ModelSpec, months: pd.DatetimeIndex) -> np.ndarray:
     return np.clip(ban, 0.0, 1.0)
 
 
+def calendar(months: pd.DatetimeIndex, start: pd.Timestamp, spec: ModelSpec) -> dict[str, object]:
+    """The month grid's fixed arrays (seasons, years, dates of the spec's breaks, bans) for a
+    window starting at ``start``: the same months give the same arrays, whatever the data."""
+    years_all = months.year.to_numpy()
+    years = sorted(set(years_all.tolist()))
+    return {
+        "month_of_year": (months.month.to_numpy() - 1).astype(float),
+        "years_since_start": (months - start).days.to_numpy() / 365.25,
+        "years_since_2019": (months - pd.Timestamp("2019-01-01")).days.to_numpy() / 365.25,
+        "years_from_allocation_reference": (months - ALLOCATION_TREND_REFERENCE).days.to_numpy()
+        / 365.25,
+        "year_index": np.array([years.index(y) for y in years_all]),
+        "years": years,
+        "after_legalisation": np.asarray(months >= pd.Timestamp(spec.legalisation)),
+        "after_eo_shift": np.asarray(months >= pd.Timestamp(spec.eo_shift)),
+        "ban": _ban_matrix(spec, months),
+    }
+
+
 def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
     """Select and shape the panel's evidence for ``spec``; drivers must be complete."""
     months = pd.DatetimeIndex(panel[MONTH].values)
@@ -201,27 +231,15 @@ def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
         observer=panel["obs_observer"].values.astype(str),
         regions=regions,
     )
-    years_all = months.year.to_numpy()
-    years = sorted(set(years_all.tolist()))
-    ds = (months - start).days.to_numpy() / 365.25
-    d19 = (months - pd.Timestamp("2019-01-01")).days.to_numpy() / 365.25
     data = ModelData(
         months=months,
         drivers=drivers,
         hours=panel["hours_in_month"].values.astype(float),
-        month_of_year=(months.month.to_numpy() - 1).astype(float),
-        years_since_start=ds,
-        years_since_2019=d19,
-        years_from_allocation_reference=(months - ALLOCATION_TREND_REFERENCE).days.to_numpy()
-        / 365.25,
-        year_index=np.array([years.index(y) for y in years_all]),
-        years=years,
-        after_legalisation=np.asarray(months >= pd.Timestamp(spec.legalisation)),
-        after_eo_shift=np.asarray(months >= pd.Timestamp(spec.eo_shift)),
+        **calendar(months, start, spec),
         regions=[*regions, REST_OF_RUSSIA],
-        ban=_ban_matrix(spec, months),
         blocks={},
         attrs={k: str(v) for k, v in panel.attrs.items()},
+        ruble_inflow=spec.ruble_inflow,
     )
     for kind in REGISTRY.values():
         if not spec.uses(kind.switch):

@@ -225,15 +225,17 @@ def _ruble_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
 def _ruble_predict(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any) -> Array:
     from nowcast.model import equations as eq
 
-    d = data.drivers
+    # the drivers as the model holds them (graph data in PyMC), else the prepared arrays
+    brent = q.get("brent_usd_per_bbl", data.drivers["brent_usd_per_bbl"])
+    key_rate = q.get("key_rate_pct", data.drivers["key_rate_pct"])
     monthly = eq.ruble_dlog_mean(
         q["ruble_intercept"],
         q["ruble_oil_beta"],
-        np.concatenate([[0.0], np.diff(np.log(d["brent_usd_per_bbl"]))]),
+        xp.concatenate([xp.zeros(1), xp.diff(xp.log(brent))]),
         q["ruble_rate_beta"],
-        np.concatenate([[0.0], np.diff(d["key_rate_pct"])]),
-        q["ruble_gamma"],
-        q["hidden_inflow_usd_bn"],
+        xp.concatenate([xp.zeros(1), xp.diff(key_rate)]),
+        # switched off (the baseline no_ruble_inflow): no response parameter exists at all
+        *((q["ruble_gamma"], q["hidden_inflow_usd_bn"]) if data.ruble_inflow else (0.0, 0.0)),
     )
     return period_sum(monthly, block)
 

@@ -27,6 +27,9 @@ from nowcast.errors import NowcastError
 MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
+# the baseline spec with the hidden inflow switched off in the ruble equation
+NO_RUBLE_INFLOW = "no_ruble_inflow"
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -104,6 +107,11 @@ class ModelSpec(_Frozen):
     region_baseline_twh_per_year: dict[str, float] = Field(default_factory=dict)
     legalisation: str = "2024-11-01"  # psi may differ from this month on (221-FZ in force)
     eo_shift: str = "2022-01-01"  # errors-and-omissions intercept shifts (sanctions, controls)
+    ruble_inflow: bool = Field(
+        True,
+        description="whether the hidden inflow enters the ruble equation; off, the ruble moves"
+        " with oil and the key rate only (the baseline ``no_ruble_inflow``)",
+    )
     evidence: dict[str, bool] = Field(
         default_factory=dict,
         description="ablation switches of the evidence registry (nowcast.model.evidence);"
@@ -153,6 +161,18 @@ class ModelSpec(_Frozen):
                 "name": f"no_{switch}",
                 "description": f"{self.name} without the {switch.replace('_', ' ')} evidence",
                 "evidence": {**self.evidence, switch: False},
+            }
+        )
+
+    def without_ruble_inflow(self) -> ModelSpec:
+        """The baseline ``no_ruble_inflow``: this spec with the hidden inflow switched off in
+        the ruble equation (its ruble moves with oil and the key rate only, and the inflow is
+        still inferred from the other evidence)."""
+        return self.model_copy(
+            update={
+                "name": NO_RUBLE_INFLOW,
+                "description": f"{self.name} with the inflow switched off in the ruble equation",
+                "ruble_inflow": False,
             }
         )
 
@@ -209,6 +229,8 @@ def load_spec(name_or_path: str | Path = "default") -> ModelSpec:
 
             if name.removeprefix("no_") in switches():
                 return load_spec("default").without(name.removeprefix("no_"))
+            if name == NO_RUBLE_INFLOW:
+                return load_spec("default").without_ruble_inflow()
     if not path.exists():
         known = sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
         raise NowcastError(f"{path}: model spec not found; known specs: {known}")
