@@ -30,6 +30,7 @@ MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 # the baseline spec with the hidden inflow switched off in the ruble equation
 NO_RUBLE_INFLOW = "no_ruble_inflow"
 
+
 class _Frozen(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
