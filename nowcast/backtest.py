@@ -32,7 +32,7 @@ import os
 import resource
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -259,6 +259,7 @@ class OriginJob:
     prior_draws: int
     fingerprint: str
     cores: int = 1
+    backtest_id: str = ""
     frame: Frame | None = None  # the backtest's fixed shape, if it compiles once
 
 
@@ -581,6 +582,8 @@ class BacktestRun:
     scores: pd.DataFrame
     seconds: float = 0.0
     failed: dict[pd.Timestamp, str] = field(default_factory=dict)
+    # the baseline specs scored on the same origins (``run_backtest(..., baselines=...)``)
+    baselines: dict[str, BacktestRun] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -590,6 +593,7 @@ class BacktestRun:
             "ran": [f"{o:%Y-%m}" for o in self.ran],
             "reused": [f"{o:%Y-%m}" for o in self.reused],
             "seconds": self.seconds,
+            "baselines": {k: b.backtest_id for k, b in self.baselines.items()},
         }
 
 
@@ -624,6 +628,7 @@ def plan_jobs(
                     prior_draws=plan.prior_draws,
                     fingerprint=fp,
                     cores=cores_per_job,
+                    backtest_id=bid,
                 )
             )
         if jobs and plan.compile_once:
@@ -667,6 +672,7 @@ def load_backtest(store_dir: str | Path, backtest_id: str, origins: list[pd.Time
 def run_backtest(
     plan: BacktestPlan,
     *,
+    baselines: Sequence[str] = (),
     workers: int | None = None,
     scheduler: str | None = None,
     notify: Callable[[str], None] = lambda _: None,
@@ -674,47 +680,69 @@ def run_backtest(
     """Run every origin of ``plan`` not yet recorded with the same as-of data, in parallel on
     dask.distributed (``nowcast.cluster``), writing each origin's results to the store as it
     finishes; then read the whole backtest back. An origin that fails is reported in
-    ``failed`` (with its error) and not recorded, so the next run tries it again."""
+    ``failed`` (with its error) and not recorded, so the next run tries it again.
+
+    ``baselines``: spec names (``no_ruble_inflow``, ``no_<switch>``) backtested on the same
+    origins with the same sampler, on the same cluster; each is a backtest of its own (kept
+    and reused alike) and comes back in ``run.baselines``."""
     from nowcast.cluster import client_for, run_all
 
     t0 = time.perf_counter()
-    bid, data_kind, jobs, reused = plan_jobs(plan)
+    plans = [plan, *(replace(plan, spec_name=name) for name in baselines if name != plan.spec_name)]
+    planned = [plan_jobs(p) for p in plans]
     with Store(plan.store_dir) as st:
-        record_backtest(st, bid, plan, data_kind)
-    if reused:
-        notify(f"{len(reused)} origin(s) already recorded with the same data: not run again")
-    ran: list[pd.Timestamp] = []
-    failed: dict[pd.Timestamp, str] = {}
+        for p, (bid, data_kind, _, _) in zip(plans, planned, strict=True):
+            record_backtest(st, bid, p, data_kind)
+    ran: dict[str, list[pd.Timestamp]] = {bid: [] for bid, *_ in planned}
+    failed: dict[str, dict[pd.Timestamp, str]] = {bid: {} for bid, *_ in planned}
+    jobs = [job for _, _, js, _ in planned for job in js]
+    for p, (_, _, _, reused) in zip(plans, planned, strict=True):
+        if reused:
+            notify(
+                f"{p.spec_name}: {len(reused)} origin(s) already recorded with the same data:"
+                " not run again"
+            )
 
     def keep(job: OriginJob, result: OriginResult) -> None:
         with Store(plan.store_dir) as st:
-            record_origin(st, bid, result)
-        ran.append(job.origin)
+            record_origin(st, job.backtest_id, result)
+        ran[job.backtest_id].append(job.origin)
         o = result.origin
+        done = sum(map(len, ran.values()))
         notify(
-            f"origin {job.origin:%Y-%m}: fitted through {pd.Timestamp(o['fitted_through']):%Y-%m}"
-            f" in {float(o['seconds']):.0f} s ({len(ran)} of {len(jobs)} run)"
+            f"{job.spec_name} origin {job.origin:%Y-%m}: fitted through"
+            f" {pd.Timestamp(o['fitted_through']):%Y-%m} in {float(o['seconds']):.0f} s"
+            f" ({done} of {len(jobs)} run)"
         )
 
     def fail(job: OriginJob, exc: BaseException) -> None:
-        failed[job.origin] = f"{type(exc).__name__}: {exc}"
-        notify(f"origin {job.origin:%Y-%m} failed: {exc}")
+        failed[job.backtest_id][job.origin] = f"{type(exc).__name__}: {exc}"
+        notify(f"{job.spec_name} origin {job.origin:%Y-%m} failed: {exc}")
 
     if jobs:
         with client_for(workers, scheduler) as client:
-            run_all(client, run_origin, jobs, lambda j: f"{bid}-{j.origin:%Y-%m}", keep, fail)
-    origins, scores = load_backtest(plan.store_dir, bid, plan.origins())
-    return BacktestRun(
-        bid,
-        plan,
-        data_kind,
-        sorted(ran),
-        reused,
-        origins,
-        scores,
-        time.perf_counter() - t0,
-        failed,
-    )
+            run_all(
+                client, run_origin, jobs, lambda j: f"{j.backtest_id}-{j.origin:%Y-%m}", keep, fail
+            )
+    runs = []
+    for p, (bid, data_kind, _, reused) in zip(plans, planned, strict=True):
+        origins, scores = load_backtest(p.store_dir, bid, p.origins())
+        runs.append(
+            BacktestRun(
+                bid,
+                p,
+                data_kind,
+                sorted(ran[bid]),
+                reused,
+                origins,
+                scores,
+                time.perf_counter() - t0,
+                failed[bid],
+            )
+        )
+    main, *others = runs
+    main.baselines = {r.plan.spec_name: r for r in others}
+    return main
 
 
 def report_dir(store_dir: str | Path, backtest_id: str) -> Path:
@@ -725,7 +753,7 @@ def report_dir(store_dir: str | Path, backtest_id: str) -> Path:
 def write_report(run: BacktestRun, out_dir: str | Path | None = None):
     """The backtest's HTML page and CSVs (``nowcast.report.backtest``), in ``out_dir``
     (default ``report_dir``)."""
-    from nowcast.report.backtest import render_backtest_report
+    from nowcast.report.backtest import Baseline, render_backtest_report
 
     scored = run.origins["scored_through_ingest"] if len(run.origins) else pd.Series(dtype=int)
     meta = {
@@ -739,4 +767,8 @@ def write_report(run: BacktestRun, out_dir: str | Path | None = None):
         "end": f"{run.plan.end:%Y-%m}",
     }
     out = Path(out_dir) if out_dir is not None else report_dir(run.plan.store_dir, run.backtest_id)
-    return render_backtest_report(run.origins, run.scores, meta, out)
+    baselines = {
+        name: Baseline(b.plan.spec.description, b.backtest_id, b.scores)
+        for name, b in run.baselines.items()
+    }
+    return render_backtest_report(run.origins, run.scores, meta, out, baselines)

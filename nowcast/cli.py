@@ -721,7 +721,9 @@ def _report_update(result: UpdateResult) -> None:
         )
 
 
-def _on_cluster(label: str, job: Any, plan: Any, workers: int | None, scheduler: str | None):
+def _on_cluster(
+    label: str, job: Any, plan: Any, workers: int | None, scheduler: str | None, **kwargs: Any
+):
     """Run a backtest or calibration, printing what each finished fit says as it lands."""
     if workers is not None and workers < 1:
         _fail(NowcastError(f"option --workers: expected at least 1, got {workers}"))
@@ -731,7 +733,7 @@ def _on_cluster(label: str, job: Any, plan: Any, workers: int | None, scheduler:
             console.print(escape(message))
             status.update(escape(message))
 
-        return job(plan, workers=workers, scheduler=scheduler, notify=notify)
+        return job(plan, workers=workers, scheduler=scheduler, notify=notify, **kwargs)
 
 
 def _finish_cluster_run(verdict: list[str], done: str, failed: dict[str, str]) -> None:
@@ -755,6 +757,15 @@ def backtest(
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     spec: Annotated[str, typer.Option("--spec", help="Model spec (name or TOML path)")] = "default",
+    baselines: Annotated[
+        str,
+        typer.Option(
+            "--baselines",
+            help="Baseline specs scored on the same origins, comma-separated: no_ruble_inflow"
+            " (the inflow switched off in the ruble equation), no_<evidence> ablations;"
+            " 'none' for the random walk only",
+        ),
+    ] = "no_ruble_inflow",
     draws: Annotated[int | None, typer.Option("--draws", help="Draws per chain")] = None,
     tune: Annotated[int | None, typer.Option("--tune", help="Tuning steps per chain")] = None,
     chains: Annotated[int | None, typer.Option("--chains", help="Chains per fit")] = None,
@@ -772,7 +783,9 @@ def backtest(
     on its last day, forecast USD/RUB h months ahead and score it (CRPS, log score, PIT,
     coverage) against the published monthly mean and against a random walk; and score every
     figure published after the origin about months the nowcast covered (its PIT under the
-    posterior predictive made before it came out). Fits run in parallel on dask.distributed;
+    posterior predictive made before it came out). Baseline specs (by default the model with
+    the inflow switched off in the ruble equation) are backtested on the same origins and set
+    side by side with it. Fits run in parallel on dask.distributed;
     each origin is written to the store as it finishes, so a stopped backtest resumes where it
     stopped. Writes backtest.html and CSVs."""
     from nowcast.backtest import (
@@ -784,7 +797,12 @@ def backtest(
     )
     from nowcast.model.spec import load_spec
     from nowcast.pipeline import sampler_settings
-    from nowcast.report.backtest_summary import horizon_summary, verdict_sentences
+    from nowcast.report.backtest_summary import (
+        baseline_sentences,
+        baseline_summary,
+        horizon_summary,
+        verdict_sentences,
+    )
     from nowcast.store import default_store_dir
 
     model_spec = load_spec(spec)
@@ -796,18 +814,37 @@ def backtest(
         spec_name=spec,
         sampler=sampler_settings(model_spec, draws=draws, tune=tune, chains=chains, seed=seed),
     )
-    run = _on_cluster("backtest", run_backtest, plan, workers, scheduler)
+    names = (
+        []
+        if baselines.strip().lower() == "none"
+        else [n.strip() for n in baselines.split(",") if n.strip()]
+    )
+    for name in names:
+        load_spec(name)  # an unknown spec is refused before anything runs
+    run = _on_cluster("backtest", run_backtest, plan, workers, scheduler, baselines=names)
     paths = write_report(run, out)
     summary = horizon_summary(run.scores)
     if len(summary):
         cols = ["horizon", "origins", "crps_model", "crps_rw", "ratio", "ratio_lower"]
         cols += ["ratio_upper", "coverage_80_model", "coverage_80_rw"]
         console.print(_table(summary[[c for c in cols if c in summary]], "USD/RUB by horizon"))
+    versus = baseline_summary(run.scores, {k: b.scores for k, b in run.baselines.items()})
+    if len(versus):
+        cols = ["baseline", "horizon", "origins", "ratio", "ratio_lower", "ratio_upper"]
+        console.print(_table(versus[cols], "USD/RUB: the model / each baseline (mean CRPS)"))
+    labels = {k: b.plan.spec.description for k, b in run.baselines.items()}
+    failed = {f"origin {o:%Y-%m}": why for o, why in run.failed.items()}
+    for name, b in run.baselines.items():
+        failed.update({f"{name} origin {o:%Y-%m}": why for o, why in b.failed.items()})
+    extra = "".join(
+        f"; {name}: {len(b.ran)} run, {len(b.reused)} reused" for name, b in run.baselines.items()
+    )
     _finish_cluster_run(
-        verdict_sentences(summary, run.scores, run.origins, plan.horizons),
-        f"Backtest {run.backtest_id}: {len(run.ran)} origin(s) run, {len(run.reused)} reused,"
-        f" {run.seconds:.0f} s; report {paths.html}",
-        {f"origin {o:%Y-%m}": why for o, why in run.failed.items()},
+        verdict_sentences(summary, run.scores, run.origins, plan.horizons)
+        + baseline_sentences(versus, labels),
+        f"Backtest {run.backtest_id}: {len(run.ran)} origin(s) run, {len(run.reused)} reused"
+        f"{extra}, {run.seconds:.0f} s; report {paths.html}",
+        failed,
     )
 
 

@@ -151,6 +151,7 @@ def test_the_command_reuses_finished_origins_and_writes_the_page(first_run, stor
     out = tmp_path / "page"
     args = ["backtest", "--start", "2025-01", "--end", "2025-03", "--horizons", "1,2"]
     args += ["--draws", "100", "--tune", "150", "--chains", "2", "--seed", "11"]
+    args += ["--baselines", "none"]  # the baseline's own fits: the slow test below
     result = CliRunner().invoke(app, [*args, "--store", str(store_dir), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert "0 origin(s) run, 3 reused" in result.output
@@ -170,6 +171,7 @@ def test_the_command_reuses_finished_origins_and_writes_the_page(first_run, stor
         (["--start", "2025-01", "--end", "2025-02", "--horizons", "one"], "--horizons"),
         (["--start", "2025-01", "--end", "2025-02", "--workers", "0"], "--workers"),
         (["--start", "2025-01", "--end", "2025-02", "--draws", "1"], "--draws"),
+        (["--start", "2025-01", "--end", "2025-02", "--baselines", "no_such"], "no_such"),
     ],
 )
 def test_bad_options_are_refused_plainly(args, message, store_dir):
@@ -228,3 +230,25 @@ def test_every_day_falls_in_one_period(day, period):
     from nowcast.backtest import period_of
 
     assert period_of(pd.Timestamp(day)) == period
+
+
+@pytest.mark.slow
+def test_the_no_inflow_baseline_is_backtested_beside_the_model(data_dir, tmp_path):
+    """``nowcast backtest`` by default also backtests the model with the inflow switched off
+    in the ruble equation, on the same origins, and sets the two side by side."""
+    store = tmp_path / "store"
+    with Store(store) as st:
+        ingest_dir(st, data_dir)
+    out = tmp_path / "page"
+    args = ["backtest", "--start", "2025-01", "--end", "2025-03", "--horizons", "1"]
+    args += ["--draws", "100", "--tune", "150", "--chains", "2", "--seed", "3", "--workers", "2"]
+    result = CliRunner().invoke(app, [*args, "--store", str(store), "--out", str(out)])
+    assert result.exit_code in (0, 1), result.output  # 1: an origin failed its diagnostics
+    assert "no_ruble_inflow: 3 run, 0 reused" in result.output
+    assert "Against no_ruble_inflow (default with the inflow switched off" in result.output
+    table = pd.read_csv(out / "backtest_baselines.csv")
+    (row,) = table.itertuples(index=False)
+    assert row.baseline == "no_ruble_inflow" and row.origins == 3
+    # a different model: its forecasts differ from the model's on the same origins
+    assert row.crps_baseline != pytest.approx(row.crps_model, rel=1e-6)
+    assert "USD/RUB: the model against its baselines" in (out / "backtest.html").read_text()

@@ -300,3 +300,67 @@ def test_a_period_where_the_random_walk_won_is_said_in_the_verdict():
             scores[scores["period"] == PERIODS[1][0]],
         )
     )
+
+
+NO_INFLOW = "no_ruble_inflow"
+
+
+def _baseline_scores(crps_of, origins=MONTHS) -> pd.DataFrame:
+    """A baseline backtest's USD/RUB rows: its model's CRPS by origin index, the random walk
+    at 2.0."""
+    rows = []
+    for i, o in enumerate(origins):
+        rows.append(_usd_row(o, MODEL, 1, crps_of(i), 0.5))
+        rows.append(_usd_row(o, RANDOM_WALK, 1, 2.0, 0.5))
+    return _scores(rows)
+
+
+def test_the_model_against_a_baseline_matches_hand_computation():
+    from nowcast.report.backtest_summary import BASELINE_COLUMNS, baseline_summary
+
+    mine = _scores([_usd_row(o, MODEL, 1, 1.0 + i, 0.5) for i, o in enumerate(MONTHS[:4])])
+    # the baseline scored one origin the model did not: left out of the pairing
+    theirs = _baseline_scores(lambda i: 2.0 * (i + 1), MONTHS[:5])
+    t = baseline_summary(mine, {NO_INFLOW: theirs})
+    assert list(t.columns) == BASELINE_COLUMNS
+    (r,) = t.itertuples(index=False)
+    assert r.baseline == NO_INFLOW and r.horizon == 1 and r.origins == 4
+    assert r.ratio == pytest.approx((1 + 2 + 3 + 4) / (2 + 4 + 6 + 8))
+    lo, hi = block_bootstrap_ratio(
+        np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 4.0, 6.0, 8.0]), block=3, seed=0
+    )[1:]
+    assert (r.ratio_lower, r.ratio_upper) == (pytest.approx(lo), pytest.approx(hi))
+    assert r.crps_model == pytest.approx(2.5) and r.crps_baseline == pytest.approx(5.0)
+    # the baseline's own ratio to the random walk, over all its origins
+    assert r.baseline_ratio_rw == pytest.approx((2 + 4 + 6 + 8 + 10) / 5 / 2.0)
+
+
+@pytest.mark.parametrize("baseline_better", [True, False])
+def test_the_page_sets_the_baseline_beside_the_model(rw_wins, tmp_path, baseline_better):
+    from nowcast.report.backtest import Baseline
+
+    origins, scores = rw_wins
+    # the model's CRPS is 3.0-3.5 at h = 1 in rw_wins
+    theirs = _baseline_scores(lambda i: 1.0 if baseline_better else 9.0)
+    label = "default with the inflow switched off in the ruble equation"
+    paths = render_backtest_report(
+        origins, scores, META, tmp_path, {NO_INFLOW: Baseline(label, "no_ruble_inflow-1", theirs)}
+    )
+    html = _html(paths)
+    assert "<figcaption>USD/RUB: the model against its baselines</figcaption>" in html
+    assert label in html and "no_ruble_inflow-1" in html
+    said = f"Against {NO_INFLOW} ({label})"
+    assert said in html
+    if baseline_better:
+        assert f"{NO_INFLOW} better" in html and "the baseline was better" in html
+    else:
+        assert "the model better" in html
+    table = pd.read_csv(paths.baselines_csv)
+    assert set(table["baseline"]) == {NO_INFLOW} and set(table["horizon"]) == {1}
+
+
+def test_a_page_without_baselines_says_how_to_add_them(rw_wins, tmp_path):
+    origins, scores = rw_wins
+    paths = render_backtest_report(origins, scores, META, tmp_path)
+    assert "No baseline spec was backtested" in _html(paths)
+    assert paths.baselines_csv is None

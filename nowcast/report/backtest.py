@@ -43,6 +43,7 @@ HTML_FILE = "backtest.html"
 USD_RUB_FILE = "backtest_usd_rub.csv"
 FIGURES_FILE = "backtest_figures.csv"
 SUMMARY_FILE = "backtest_summary.csv"
+BASELINES_FILE = "backtest_baselines.csv"
 INSIDE_WORD, OUTSIDE_WORD = "inside", "outside"
 
 
@@ -54,6 +55,16 @@ class BacktestReportPaths:
     usd_rub_csv: Path
     figures_csv: Path
     summary_csv: Path
+    baselines_csv: Path | None = None
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A baseline spec's backtest on the same origins: what it is, its id and its scores."""
+
+    description: str
+    backtest_id: str
+    scores: pd.DataFrame
 
 
 # ---------------------------------------------------------------------------------- tables
@@ -101,6 +112,33 @@ def horizon_table(summary: pd.DataFrame) -> Table:
         " forecasts were scored. Ratio: mean CRPS model / random walk, with its 90% moving-block"
         " bootstrap interval over origins (blocks of max(h, 3)). Cover: share of realised"
         " monthly means inside the central interval. Flagged: the random walk was better.",
+    )
+
+
+def baseline_table(table: pd.DataFrame) -> Table:
+    """The model against each baseline spec by horizon; rows where the baseline was better
+    are flagged."""
+    columns = ["baseline", "h", "origins", "CRPS model", "CRPS baseline", "ratio [90%]"]
+    columns += ["verdict", "baseline / RW", "cover 80% model", "cover 80% baseline"]
+    rows, flags = [], []
+    for r in table.itertuples(index=False):
+        verdict = bs.ratio_verdict(r.ratio, r.ratio_lower, r.ratio_upper)
+        won = verdict == bs.RW_BETTER
+        said = {bs.RW_BETTER: "the baseline was better"}.get(verdict, verdict)
+        cells = [r.baseline, str(r.horizon), str(r.origins), fmt(r.crps_model)]
+        cells += [fmt(r.crps_baseline), _ratio_cell(r), said, fmt(r.baseline_ratio_rw)]
+        cells += [_cov(r.coverage_80_model), _cov(r.coverage_80_baseline)]
+        rows.append(cells)
+        flags.append(won)
+    return Table(
+        "USD/RUB: the model against its baselines",
+        columns,
+        rows,
+        flags,
+        note="Each baseline is the model's spec with one thing changed, backtested on the same"
+        " origins with the same sampler. Ratio: mean CRPS model / baseline over the origins"
+        " both scored, with its 90% moving-block bootstrap interval; baseline / RW: the"
+        " baseline's own ratio to the random walk. Flagged: the baseline was better.",
     )
 
 
@@ -324,11 +362,17 @@ def _horizons(meta: dict[str, Any]) -> tuple[int, ...]:
 
 
 def render_backtest_report(
-    origins: pd.DataFrame, scores: pd.DataFrame, meta: dict[str, Any], out_dir: Path
+    origins: pd.DataFrame,
+    scores: pd.DataFrame,
+    meta: dict[str, Any],
+    out_dir: Path,
+    baselines: dict[str, Baseline] | None = None,
 ) -> BacktestReportPaths:
     """Write ``backtest.html`` and the CSVs of a backtest into ``out_dir``, each atomically.
     ``origins``, ``scores``: as ``nowcast.backtest.load_backtest`` returns them; ``meta``:
-    backtest_id, spec_name, sampler, horizons, data_kind, scored_through_ingest."""
+    backtest_id, spec_name, sampler, horizons, data_kind, scored_through_ingest;
+    ``baselines``: baseline specs backtested on the same origins, by spec name, set side by
+    side with the model (and ``backtest_baselines.csv``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     simulated = str(meta.get("data_kind", "real")) != "real"
@@ -338,6 +382,9 @@ def render_backtest_report(
     figs = bs.figure_rows(scores)
     fsum = bs.figure_summary(scores)
     verdict = bs.verdict_sentences(summary, scores, origins, _horizons(meta))
+    baselines = baselines or {}
+    versus = bs.baseline_summary(scores, {k: b.scores for k, b in baselines.items()})
+    verdict += bs.baseline_sentences(versus, {k: b.description for k, b in baselines.items()})
 
     book = ChartBook(simulated)
     made = {
@@ -348,6 +395,7 @@ def render_backtest_report(
     tabs = {
         "horizons": horizon_table(summary) if len(summary) else None,
         "periods": period_table(per) if len(per) else None,
+        "baselines": baseline_table(versus) if len(versus) else None,
         "figures": figures_table(figs) if len(figs) else None,
         "figure_kinds": figure_summary_table(fsum) if len(fsum) else None,
         "origins": origins_table(origins) if len(origins) else None,
@@ -358,11 +406,13 @@ def render_backtest_report(
         title=titled("Backtest: the nowcast's track record", simulated),
         meta_lines=_meta_lines(meta, origins),
         verdict=verdict,
-        rw_better=any(
+        rw_better=bs.baseline_won(versus)
+        or any(
             bs.ratio_verdict(r.ratio, r.ratio_lower, r.ratio_upper) == bs.RW_BETTER
             for table in (summary, per)
             for r in table.itertuples(index=False)
         ),
+        baselines=[(k, b.description, b.backtest_id) for k, b in baselines.items()],
         failed_text=bs.failed_origins_sentence(origins),
         charts=made,
         tables=tabs,
@@ -373,4 +423,5 @@ def render_backtest_report(
         write_csv(usd, out_dir / USD_RUB_FILE),
         write_csv(figs, out_dir / FIGURES_FILE),
         write_csv(summary, out_dir / SUMMARY_FILE),
+        write_csv(versus, out_dir / BASELINES_FILE) if baselines else None,
     )

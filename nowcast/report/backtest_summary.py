@@ -57,6 +57,19 @@ PERIOD_COLUMNS = [
     "coverage_80_model",
     "coverage_80_rw",
 ]
+BASELINE_COLUMNS = [
+    "baseline",
+    "horizon",
+    "origins",
+    "crps_model",
+    "crps_baseline",
+    "ratio",
+    "ratio_lower",
+    "ratio_upper",
+    "baseline_ratio_rw",
+    "coverage_80_model",
+    "coverage_80_baseline",
+]
 # the columns of a scored row (``backtest_scores``), for frames with nothing scored yet
 SCORE_COLUMNS = [
     "origin",
@@ -120,24 +133,27 @@ def _share(flags: pd.Series) -> float:
     return float(flags.mean()) if len(flags) else float("nan")
 
 
-def paired_crps(rows: pd.DataFrame) -> pd.DataFrame:
-    """The model's and the random walk's CRPS side by side, one row per origin where both were
+def paired_crps(rows: pd.DataFrame, a: str = MODEL, b: str = RANDOM_WALK) -> pd.DataFrame:
+    """Forecaster ``a``'s and ``b``'s CRPS side by side, one row per origin where both were
     scored, oldest origin first (the block bootstrap needs origin order)."""
     wide = rows.pivot_table(index="origin", columns="model", values="crps", aggfunc="mean")
-    cols = [MODEL, RANDOM_WALK]
+    cols = [a, b]
     if not set(cols) <= set(wide.columns):
         return pd.DataFrame(columns=cols)
     return wide[cols].dropna().sort_index()
 
 
-def crps_ratio(rows: pd.DataFrame, horizon: int) -> tuple[int, float, float, float]:
-    """Paired origins, mean CRPS ratio model / random walk and its 90% block-bootstrap interval
-    (blocks of ``max(h, 3)``: errors of neighbouring origins overlap when h > 1)."""
-    pair = paired_crps(rows)
+def crps_ratio(
+    rows: pd.DataFrame, horizon: int, a: str = MODEL, b: str = RANDOM_WALK
+) -> tuple[int, float, float, float]:
+    """Paired origins, mean CRPS ratio ``a`` / ``b`` (the model over the random walk by
+    default) and its 90% block-bootstrap interval (blocks of ``max(h, 3)``: errors of
+    neighbouring origins overlap when h > 1)."""
+    pair = paired_crps(rows, a, b)
     if pair.empty:
         return 0, float("nan"), float("nan"), float("nan")
     ratio, lo, hi = block_bootstrap_ratio(
-        pair[MODEL].to_numpy(), pair[RANDOM_WALK].to_numpy(), block=max(horizon, 3), seed=0
+        pair[a].to_numpy(), pair[b].to_numpy(), block=max(horizon, 3), seed=0
     )
     return len(pair), ratio, lo, hi
 
@@ -194,6 +210,75 @@ def period_summary(scores: pd.DataFrame) -> pd.DataFrame:
     order = {p: i for i, p in enumerate(PERIOD_ORDER)}
     key = df["period"].map(order).fillna(len(order))
     return df.assign(_k=key).sort_values(["_k", "horizon"]).drop(columns="_k")
+
+
+def baseline_summary(scores: pd.DataFrame, baselines: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """The model against each baseline spec (its backtest's scores, by spec name), USD/RUB by
+    horizon on the origins both scored: mean CRPS of each, the ratio model / baseline with its
+    90% interval, the baseline's own ratio to the random walk, and the 80% coverage of each."""
+    usd = usd_rub_rows(scores)
+    out = []
+    for name, other in baselines.items():
+        theirs = usd_rub_rows(other)
+        theirs = theirs[theirs["model"] == MODEL].assign(model=name)
+        both = pd.concat([usd[usd["model"] == MODEL], theirs], ignore_index=True)
+        for h, rows in both.groupby("horizon", sort=True):
+            n, ratio, lo, hi = crps_ratio(rows, int(h), MODEL, name)
+            if not n:
+                continue  # a horizon only one of them scored
+            _, to_rw, _, _ = crps_ratio(usd_rub_rows(other), int(h))
+            paired = rows[rows["origin"].isin(paired_crps(rows, MODEL, name).index)]
+            out.append(
+                {
+                    "baseline": name,
+                    "horizon": int(h),
+                    "origins": n,
+                    "crps_model": _mean(paired, MODEL, "crps"),
+                    "crps_baseline": _mean(paired, name, "crps"),
+                    "ratio": ratio,
+                    "ratio_lower": lo,
+                    "ratio_upper": hi,
+                    "baseline_ratio_rw": to_rw,
+                    "coverage_80_model": _share(covered(paired[paired["model"] == MODEL], 80)),
+                    "coverage_80_baseline": _share(covered(paired[paired["model"] == name], 80)),
+                }
+            )
+    return pd.DataFrame(out, columns=BASELINE_COLUMNS)
+
+
+def baseline_sentences(table: pd.DataFrame, labels: dict[str, str]) -> list[str]:
+    """Each baseline's verdict in words: where the model beat it, lost to it, or neither;
+    ``labels``: what each baseline is, by spec name."""
+    out = []
+    iv = f"{percent(RATIO_PROB)}% interval"
+    for name, rows in table.groupby("baseline", sort=False):
+        rows = rows[np.isfinite(rows["ratio_lower"])]
+        if rows.empty:
+            out.append(
+                f"Against {name} ({labels.get(name, name)}): fewer than 2 origins scored by"
+                " both, so no comparison yet."
+            )
+            continue
+        parts = []
+        for r in rows.itertuples(index=False):
+            v = ratio_verdict(r.ratio, r.ratio_lower, r.ratio_upper)
+            who = {RW_BETTER: f"{name} better", MODEL_BETTER: "the model better"}.get(v, v)
+            parts.append(
+                f"h = {r.horizon}: {r.ratio:.2f} [{r.ratio_lower:.2f}, {r.ratio_upper:.2f}], {who}"
+            )
+        out.append(
+            f"Against {name} ({labels.get(name, name)}), the ratio of mean CRPS model /"
+            f" {name} for USD/RUB with its {iv}: {'; '.join(parts)}."
+        )
+    return out
+
+
+def baseline_won(table: pd.DataFrame) -> bool:
+    """Whether any baseline forecast USD/RUB better than the model at some horizon."""
+    return any(
+        ratio_verdict(r.ratio, r.ratio_lower, r.ratio_upper) == RW_BETTER
+        for r in table.itertuples(index=False)
+    )
 
 
 def figure_summary(scores: pd.DataFrame) -> pd.DataFrame:
