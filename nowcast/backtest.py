@@ -598,10 +598,11 @@ class BacktestRun:
 
 
 def plan_jobs(
-    plan: BacktestPlan, cores_per_job: int = 1
+    plan: BacktestPlan, cores_per_job: int = 1, panels: dict | None = None
 ) -> tuple[str, str, list[OriginJob], list[pd.Timestamp]]:
     """The backtest's id, kind of data, the origins still to run (as jobs) and those already
-    recorded with the same as-of data (reused)."""
+    recorded with the same as-of data (reused). ``panels``: as-of panels by origin, shared by
+    the plans of one run (filled as they are built)."""
     from nowcast.pipeline import _use_simulated
 
     sampler = plan.sampler_settings
@@ -634,30 +635,41 @@ def plan_jobs(
         if jobs and plan.compile_once:
             # from every origin of the plan, not only those to run: a resumed backtest fits
             # in the same shape as an uninterrupted one, so it gives the same draws
-            frame = backtest_frame(st, plan, simulated)
+            frame = backtest_frame(st, plan, simulated, panels)
             jobs = [replace(j, frame=frame) for j in jobs]
     return bid, data_kind, jobs, reused
 
 
-def origin_data(st: Store, spec: ModelSpec, origin: pd.Timestamp, simulated: bool) -> tuple:
+def origin_data(
+    st: Store, spec: ModelSpec, origin: pd.Timestamp, simulated: bool, panels: dict | None = None
+) -> tuple:
     """An origin's as-of panel (through the origin month), its fitted panel (cut where the
-    drivers end) and the model's data of it."""
+    drivers end) and the model's data of it. ``panels``: a cache of the first two by origin
+    and window start."""
     from nowcast.model.data import prepare, trim_to_drivers
     from nowcast.panel import build_panel
 
+    key = (origin, spec.start)  # the panel depends on the spec through its start only
+    if panels is not None and key in panels:
+        asof_panel, panel = panels[key]
+        return asof_panel, panel, prepare(panel, spec)
     as_of = as_of_day(origin)
     # through the origin month itself: what the as-of view knew of it (USD/RUB's own monthly
     # mean, say) conditions the forecasts, though the fitted window ends earlier
     asof_panel = build_panel(st, as_of=as_of, start=spec.start, end=as_of, simulated=simulated)
     panel = trim_to_drivers(asof_panel)[0]
+    if panels is not None:
+        panels[key] = (asof_panel, panel)
     return asof_panel, panel, prepare(panel, spec)
 
 
-def backtest_frame(st: Store, plan: BacktestPlan, simulated: bool) -> Frame:
+def backtest_frame(
+    st: Store, plan: BacktestPlan, simulated: bool, panels: dict | None = None
+) -> Frame:
     """The fixed shape every origin of ``plan`` fits in: the union of their windows and
     figures (``nowcast.model.frame``)."""
     spec = plan.spec
-    return Frame.of([origin_data(st, spec, o, simulated)[2] for o in plan.origins()])
+    return Frame.of([origin_data(st, spec, o, simulated, panels)[2] for o in plan.origins()])
 
 
 def load_backtest(store_dir: str | Path, backtest_id: str, origins: list[pd.Timestamp]):
@@ -689,7 +701,8 @@ def run_backtest(
 
     t0 = time.perf_counter()
     plans = [plan, *(replace(plan, spec_name=name) for name in baselines if name != plan.spec_name)]
-    planned = [plan_jobs(p) for p in plans]
+    panels: dict = {}  # each origin's as-of panel is built once for every spec
+    planned = [plan_jobs(p, panels=panels) for p in plans]
     with Store(plan.store_dir) as st:
         for p, (bid, data_kind, _, _) in zip(plans, planned, strict=True):
             record_backtest(st, bid, p, data_kind)
