@@ -335,6 +335,20 @@ def test_the_model_against_a_baseline_matches_hand_computation():
     assert r.baseline_ratio_rw == pytest.approx((2 + 4 + 6 + 8 + 10) / 5 / 2.0)
 
 
+def test_each_horizon_of_a_baseline_is_its_own_comparison():
+    from nowcast.report.backtest_summary import baseline_summary
+
+    mine = _scores([_usd_row(o, MODEL, h, float(h), 0.5) for o in MONTHS[:4] for h in (1, 3)])
+    rows = []
+    for o in MONTHS[:4]:
+        for h, crps in ((1, 2.0), (3, 1.0)):
+            rows += [_usd_row(o, MODEL, h, crps, 0.5), _usd_row(o, RANDOM_WALK, h, 4.0, 0.5)]
+    t = baseline_summary(mine, {NO_INFLOW: _scores(rows)}).set_index("horizon")
+    assert t.loc[1, "ratio"] == pytest.approx(1.0 / 2.0) and t.loc[3, "ratio"] == pytest.approx(3.0)
+    assert t.loc[1, "baseline_ratio_rw"] == pytest.approx(0.5)
+    assert t.loc[3, "baseline_ratio_rw"] == pytest.approx(0.25)
+
+
 @pytest.mark.parametrize("baseline_better", [True, False])
 def test_the_page_sets_the_baseline_beside_the_model(rw_wins, tmp_path, baseline_better):
     from nowcast.report.backtest import Baseline

@@ -219,14 +219,14 @@ def baseline_summary(scores: pd.DataFrame, baselines: dict[str, pd.DataFrame]) -
     usd = usd_rub_rows(scores)
     out = []
     for name, other in baselines.items():
-        theirs = usd_rub_rows(other)
-        theirs = theirs[theirs["model"] == MODEL].assign(model=name)
+        every = usd_rub_rows(other)  # the baseline's own forecasts and its random walk's
+        theirs = every[every["model"] == MODEL].assign(model=name)
         both = pd.concat([usd[usd["model"] == MODEL], theirs], ignore_index=True)
         for h, rows in both.groupby("horizon", sort=True):
             n, ratio, lo, hi = crps_ratio(rows, int(h), MODEL, name)
             if not n:
                 continue  # a horizon only one of them scored
-            _, to_rw, _, _ = crps_ratio(usd_rub_rows(other), int(h))
+            _, to_rw, _, _ = crps_ratio(every[every["horizon"] == h], int(h))
             paired = rows[rows["origin"].isin(paired_crps(rows, MODEL, name).index)]
             out.append(
                 {
