@@ -38,7 +38,7 @@ import xarray as xr
 from nowcast.constants import CHAIN, DRAW, MONTH
 from nowcast.fit import DrawValues, flat_draws
 from nowcast.forecast import ForecastPaths, push_forward, stacked_posterior
-from nowcast.model.data import DRIVERS, ModelData
+from nowcast.model.data import DRIVERS, FIGURE_KEY, ModelData
 from nowcast.model.evidence import REGISTRY
 
 PARETO_K_MAX = 0.7
@@ -57,7 +57,6 @@ FORECAST_DRIVER = {
     "brent_usd_per_bbl": "brent_usd_per_bbl",
     "key_rate_pct": "key_rate_pct",
 }
-KEY = ["series", "region", "observer", "period_start", "period_end"]
 
 
 class RefitNeeded(Exception):
@@ -291,7 +290,7 @@ def _store_series(label_series: str) -> str:
 def _labels(data: ModelData, kind: str) -> pd.DataFrame:
     block = data.blocks.get(kind)
     if block is None or not block.n:
-        return pd.DataFrame(columns=[*KEY, "value"])
+        return pd.DataFrame(columns=[*FIGURE_KEY, "value"])
     lab = block.labels.copy()
     lab["value"] = np.asarray(block.values, dtype=float)
     return lab.reset_index(drop=True)
@@ -383,7 +382,7 @@ def releases(
         lo = _labels(old, kind.name) if obs in ll_old else _labels(old, "")
         ln = _labels(new, kind.name) if obs in ll_new else _labels(new, "")
         lo["_i"], ln["_i"] = range(len(lo)), range(len(ln))
-        both = ln.merge(lo, on=KEY, how="outer", suffixes=("", "_old"), indicator=True)
+        both = ln.merge(lo, on=FIGURE_KEY, how="outer", suffixes=("", "_old"), indicator=True)
         for _, row in both.iterrows():
             if row["_merge"] == "right_only":  # gone from the model
                 rel = player(_owner(row, batch_rows), "evidence", "revised")

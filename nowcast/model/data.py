@@ -33,6 +33,9 @@ __all__ = [
 # the default window (2016-01 to 2025-10).
 ALLOCATION_TREND_REFERENCE = pd.Timestamp("2021-01-01")
 
+# what makes two figures the same figure (its value and publication date may be revised)
+FIGURE_KEY = ["series", "region", "observer", "period_start", "period_end"]
+
 DRIVERS = {
     "hashrate_eh_s": "btc_hashrate_eh_s",
     "network_revenue_usd": "btc_miner_revenue_usd",

@@ -30,13 +30,10 @@ import xarray as xr
 
 from nowcast.constants import MONTH
 from nowcast.errors import NowcastError
-from nowcast.model.data import Block, ModelData, calendar
+from nowcast.model.build import YEAR
+from nowcast.model.data import FIGURE_KEY, Block, ModelData, calendar
 from nowcast.model.evidence import REGISTRY
 from nowcast.model.spec import ModelSpec
-
-# what makes two figures the same figure (its value and publication date may be revised)
-FIGURE_KEY = ["series", "region", "observer", "period_start", "period_end"]
-YEAR = "year"  # the model's dim of calendar years (``nowcast.model.build``)
 
 
 def _keys(labels: pd.DataFrame) -> list[tuple]:
