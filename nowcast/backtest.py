@@ -20,8 +20,9 @@ they enter the random walk.
 
 Every origin is an independent fit with its own seed (``origin_seed``), so origins run in
 parallel (``nowcast.cluster``) in any order, and a result is the same whichever worker made
-it. Results go to the store as each origin finishes (``record_origin``); an origin already
-recorded for the same backtest with the same as-of data is not run again.
+it; the latest origins start first (``origin_priority``). Results go to the store as each
+origin finishes (``record_origin``); an origin already recorded for the same backtest with the
+same as-of data is not run again.
 """
 
 from __future__ import annotations
@@ -663,6 +664,13 @@ def origin_data(
     return asof_panel, panel, prepare(panel, spec)
 
 
+def origin_priority(job: OriginJob) -> int:
+    """Later origins start first: they hold more data and sample more slowly (measured over
+    the bundled data's 47 origins, compiling once: a median origin took 50 s in 2022 and 98 s
+    in 2025; docs/BACKTEST.md), so starting them first lets the workers finish together."""
+    return job.origin.year * 12 + job.origin.month
+
+
 def backtest_frame(
     st: Store, plan: BacktestPlan, simulated: bool, panels: dict | None = None
 ) -> Frame:
@@ -735,7 +743,13 @@ def run_backtest(
     if jobs:
         with client_for(workers, scheduler) as client:
             run_all(
-                client, run_origin, jobs, lambda j: f"{j.backtest_id}-{j.origin:%Y-%m}", keep, fail
+                client,
+                run_origin,
+                jobs,
+                lambda j: f"{j.backtest_id}-{j.origin:%Y-%m}",
+                keep,
+                fail,
+                priority=origin_priority,
             )
     runs = []
     for p, (bid, data_kind, _, reused) in zip(plans, planned, strict=True):

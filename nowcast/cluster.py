@@ -77,14 +77,23 @@ def run_all[J, R](
     key: Callable[[J], str],
     on_result: Callable[[J, R], None],
     on_error: Callable[[J, BaseException], None],
+    priority: Callable[[J], int] | None = None,
 ) -> None:
     """Run ``fn`` on every job on the cluster; hand each result (or error) to ``on_result``
     (``on_error``) in this process as soon as it arrives. Keys name the jobs in the
-    scheduler (``key(job)``), so a job is never confused with another's result."""
+    scheduler (``key(job)``), so a job is never confused with another's result.
+
+    ``priority``: jobs with a higher value start first (dask's task priority); give the
+    longest jobs the highest, so the workers finish together instead of one running the
+    longest job alone at the end (longest-processing-time-first scheduling)."""
     from distributed import as_completed
 
     jobs = list(jobs)
-    futures = {client.submit(fn, job, key=key(job), pure=False): job for job in jobs}
+    rank = priority or (lambda _: 0)
+    jobs.sort(key=rank, reverse=True)  # stable: equal priorities keep their order
+    futures = {
+        client.submit(fn, job, key=key(job), pure=False, priority=rank(job)): job for job in jobs
+    }
     for future in as_completed(futures):
         job = futures[future]
         try:
