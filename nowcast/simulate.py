@@ -239,7 +239,8 @@ def _write(
         blk = data.blocks.get(kind.name)
         if not kind.series or blk is None or not blk.n or kind.observed_name not in draw:
             continue
-        values = kind.observation.from_scale(draw[kind.observed_name], np) / kind.value_scale
+        values = kind.observation.from_scale(draw[kind.observed_name], np)
+        values = kind.to_panel(values) if kind.to_panel else values / kind.value_scale
         lab = blk.labels
         df = pd.DataFrame(
             {

@@ -43,10 +43,14 @@ def test_every_figure_is_used_or_listed_with_a_reason(tmp_path_factory):
     every = set(map(tuple, figures.astype(object).values.tolist()))
     assert listed.isdisjoint(in_model)
     assert every <= listed | in_model
-    # the regional file's figures have no equation yet, and the report says so
+    # the regional file: Irkutsk's and the country's figures are used (the 2025 change among
+    # them); an energy system's is no sum over the model's units, and the report says so
+    yoy = block_from_run(tree, "electricity_yoy").labels
+    assert {"RU-IRK", "UES-RU"} <= set(yoy["region"])
+    assert (pd.to_datetime(yoy["period_start"]) == "2025-01-01").any()
     regional = unused[unused["series"].str.startswith("regional_")]
-    assert len(regional) > 0
-    assert regional["reason"].str.contains("no kind of evidence reads").all()
+    systems = regional[regional["region"].str.startswith("OES-")]
+    assert len(systems) and systems["reason"].str.contains("no sum over the model's units").all()
     # balance-of-payments items other than errors and omissions have no equation
     current = unused[unused["series"] == "bop_current_account_usd_bn"]
     assert len(current) and current["reason"].str.contains("no kind of evidence reads").all()

@@ -7,6 +7,7 @@ Which panel figures feed which likelihood is declared in the evidence registry
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,6 +37,8 @@ ALLOCATION_TREND_REFERENCE = pd.Timestamp("2021-01-01")
 # what makes two figures the same figure (its value and publication date may be revised)
 FIGURE_KEY = ["series", "region", "observer", "period_start", "period_end"]
 
+DROPPED_COLUMNS = [*FIGURE_KEY, "reason"]
+
 DRIVERS = {
     "hashrate_eh_s": "btc_hashrate_eh_s",
     "network_revenue_usd": "btc_miner_revenue_usd",
@@ -54,7 +57,10 @@ class Block:
     values: np.ndarray
     weights: np.ndarray  # (n_obs, n_months)
     labels: pd.DataFrame
-    group: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    # (n_obs, n_units): how much of each modelled unit (``ModelData.regions``) a figure's area
+    # holds: one 1 for a modelled region, ones over a joint area's members or the whole
+    # country; (0, 0) for evidence that is not about areas (its kind is not ``regional``)
+    units: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     # 1 where the figure is in the data, 0 where the row only holds a fixed shape's place
     # (``nowcast.model.frame``); None: every row is a figure
     mask: np.ndarray | None = None
@@ -81,6 +87,9 @@ class ModelData:
     ban: np.ndarray  # (region, month), excluding the rest of Russia
     blocks: dict[str, Block]
     attrs: dict[str, str]
+    # figures a kind of evidence read but could not use, with why (FIGURE_KEY columns and
+    # ``reason``): the report lists them beside the figures no kind reads
+    dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DROPPED_COLUMNS))
     ruble_inflow: bool = True  # the hidden inflow enters the ruble equation (spec.ruble_inflow)
 
     @property
@@ -111,6 +120,44 @@ def block_from_panel(panel: xr.Dataset, mask: np.ndarray, scale: float = 1.0) ->
         weights=panel["period_weight"].values[idx],
         labels=_labels(panel, idx),
     )
+
+
+def area_units(area: str, regions: list[str]) -> np.ndarray | None:
+    """A figure's area as weights over the modelled units ``regions`` (the mining regions
+    modelled on their own, then the rest of Russia): a modelled region is itself, a joint area
+    (``RU-IRK+RU-BU``) the sum of its members, the country (``RU``, ``UES-RU``) every unit.
+    ``None`` where the area is no sum over these units (a region, or an energy system, that
+    lies inside the rest of Russia)."""
+    geo = _geography()
+    out = np.zeros(len(regions))
+    if area not in geo:
+        return None
+    kind = geo.kind(area)
+    if kind == "country":
+        out[:] = 1.0
+        return out
+    if kind not in ("region", "joint"):
+        return None
+    for member in geo.members(area):
+        if member not in regions[:-1]:
+            return None
+        out[regions.index(member)] += 1.0
+    return out
+
+
+@functools.cache
+def _geography():
+    from nowcast.geography import load_geography
+
+    return load_geography()
+
+
+def drop(data: ModelData, labels: pd.DataFrame, reason: str) -> None:
+    """Record figures (rows of ``labels``) a kind of evidence read but cannot use."""
+    if labels.empty:
+        return
+    rows = labels[FIGURE_KEY].assign(reason=reason)
+    data.dropped = pd.concat([data.dropped, rows], ignore_index=True) if len(data.dropped) else rows
 
 
 def non_overlapping(block: Block, prefer_months: float = 3.0) -> Block:
@@ -251,7 +298,9 @@ def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
             block = kind.build(panel, view, data)
         else:
             block = block_from_panel(panel, kind.select(view), scale=kind.value_scale)
-        if kind.regional:
-            block.group = np.array([regions.index(r) for r in block.labels["region"]], dtype=int)
+        if kind.regional and not block.units.size:
+            block.units = np.array(
+                [area_units(r, data.regions) for r in block.labels["region"]], dtype=float
+            ).reshape(block.n, len(data.regions))
         data.blocks[kind.name] = block
     return data

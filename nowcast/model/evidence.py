@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 Array = Any  # numpy.ndarray or pytensor TensorVariable
 CBECI_OBSERVER = "Cambridge Centre for Alternative Finance (CBECI)"
+MLN_KWH_TO_TWH = 1e-3
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,10 @@ class EvidenceKind:
     # was left out is not used); a ``select`` kind reads what it selects
     reads: Callable[[PanelView], np.ndarray] | None = None
     value_scale: float = 1.0  # panel figure -> the block's unit (mln kWh -> TWh: 1e-3)
-    regional: bool = False  # figures of one modelled region each (``Block.group``)
+    # block value -> the panel's figure where that is not a scale (a log ratio -> percent);
+    # the simulator writes figures through it
+    to_panel: Callable[[np.ndarray], np.ndarray] | None = None
+    regional: bool = False  # figures about areas: sums over the modelled units (``Block.units``)
     published: bool = True  # a published figure, shown against the posterior in the report
     display_scale: float = 1.0  # block unit -> the report's (fraction -> %: 100)
     display_unit: str = ""
@@ -176,8 +180,9 @@ def period_mean(monthly: Array, block: Block) -> Array:
 
 
 def regional(q: Array, block: Block, xp: Any) -> Array:
-    """A (region, month) quantity at each figure's region: (figure, month)."""
-    return xp.take(q, block.group, axis=-2)
+    """A (region, month) quantity summed over each figure's area: (figure, month). Leading
+    axes (draws) broadcast."""
+    return xp.matmul(block.units, q)
 
 
 def _estimate_sd(p: Mapping[str, Array], block: Block, xp: Any) -> Array:
@@ -197,6 +202,94 @@ def _russia(series: str) -> Callable[[PanelView], np.ndarray]:
 
 def _in_regions(series: str) -> Callable[[PanelView], np.ndarray]:
     return lambda v: (v.series == series) & np.isin(v.region, v.regions)
+
+
+def _areas_block(
+    series: str, value: Callable[[np.ndarray], np.ndarray] = lambda x: x
+) -> Callable[[xr.Dataset, PanelView, ModelData], Block]:
+    """Figures of ``series`` about areas that are sums over the modelled units (a modelled
+    region, a joint area of modelled regions, the country), with their ``Block.units``; the
+    others are recorded as dropped with the reason. ``value``: panel figure -> block value."""
+
+    def build(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
+        from nowcast.model.data import area_units, block_from_panel, drop
+
+        block = block_from_panel(panel, view.series == series)
+        # one statement relayed by several sites is one figure, not several
+        again = block.labels.duplicated(
+            ["series", "region", "period_start", "period_end", "value"]
+        ).to_numpy()
+        drop(
+            data,
+            block.labels[again],
+            "the same figure for the same area and period relayed by another site: counted once",
+        )
+        rows = [area_units(a, data.regions) for a in block.labels["region"]]
+        ok = np.array([r is not None for r in rows], dtype=bool) & ~again
+        modelled = ", ".join(data.regions[:-1])
+        drop(
+            data,
+            block.labels[~ok & ~again],
+            f"its area is no sum over the model's units ({modelled} and the rest of Russia as"
+            " one): the model does not split the rest of Russia by region or energy system",
+        )
+        kept = _subset(block, ok)
+        kept.values = value(kept.values)
+        units = [r for r, k in zip(rows, ok, strict=True) if k]
+        kept.units = np.array(units).reshape(kept.n, len(data.regions))
+        return kept
+
+    return build
+
+
+def _subset(block: Block, keep: np.ndarray) -> Block:
+    from nowcast.model.data import Block
+
+    idx = np.nonzero(keep)[0]
+    return Block(
+        block.values[idx],
+        block.weights[idx],
+        block.labels.iloc[idx].reset_index(drop=True),
+        block.units[idx] if block.units.size else block.units,
+    )
+
+
+def _yoy_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
+    """Year-on-year changes (percent) as log ratios of two period sums: the block's weights
+    are +1 over the figure's period and -1 over the same period a year earlier (the two never
+    overlap), so one row holds both sums. A figure whose comparison period begins before the
+    window is dropped with that reason."""
+    from nowcast.model.data import drop
+    from nowcast.panel import period_weights
+
+    block = _areas_block("regional_consumption_yoy_pct", lambda x: np.log1p(x / 100.0))(
+        panel, view, data
+    )
+    if not block.n:
+        return block
+    starts = pd.to_datetime(block.labels["period_start"]) - pd.DateOffset(years=1)
+    ends = pd.to_datetime(block.labels["period_end"]) - pd.DateOffset(years=1)
+    inside = (starts >= data.months[0]).to_numpy()
+    drop(
+        data,
+        block.labels[~inside],
+        f"the period a year earlier, which the change compares with, begins before the"
+        f" model's window (from {data.months[0]:%Y-%m})",
+    )
+    long = (block.weights.sum(axis=1) > 12.0 + 1e-9) & inside
+    drop(data, block.labels[long], "a change on a year earlier over a period longer than a year")
+    keep = inside & ~long
+    earlier = period_weights(starts[keep], ends[keep], data.months)
+    block = _subset(block, keep)
+    block.weights = block.weights - earlier
+    return block
+
+
+def _yoy_predict(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any) -> Array:
+    area = regional(q["electricity_twh"], block, xp)  # (..., figure, month)
+    now = (np.clip(block.weights, 0.0, None) * area).sum(axis=-1)
+    before = (np.clip(-block.weights, 0.0, None) * area).sum(axis=-1)
+    return xp.log(now) - xp.log(before)
 
 
 def _ruble_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
@@ -326,9 +419,13 @@ register(
     EvidenceKind(
         name="load_mw",
         switch="published_power",
-        label="regional mining load",
+        label="mining load",
         unit="MW",
-        select=_in_regions("mining_load_mw"),
+        # a modelled region's load, or the country's (every unit): both files' series
+        select=lambda v: (
+            np.isin(v.series, ["mining_load_mw", "regional_mining_load_mw"])
+            & (np.isin(v.region, v.regions) | (v.region == RUSSIA))
+        ),
         predict=lambda q, b, d, xp: (
             (
                 b.weights
@@ -395,7 +492,7 @@ register(
         ),
         observation=RELATIVE_ELECTRICITY,
         priors=("electricity_obs_rel_sd",),
-        value_scale=1e-3,
+        value_scale=MLN_KWH_TO_TWH,
         regional=True,
         series="electricity_consumption_mln_kwh",
         series_unit="million kWh",
@@ -412,6 +509,42 @@ register(
         observation=RELATIVE_ELECTRICITY,
         priors=("electricity_obs_rel_sd",),
         series="electricity_demand_twh",
+    )
+)
+register(
+    EvidenceKind(
+        name="electricity_areas",
+        switch="regional_electricity",
+        label="electricity consumption of a region or the country (regional figures)",
+        unit="TWh",
+        build=_areas_block("regional_consumption_mln_kwh", lambda x: x * MLN_KWH_TO_TWH),
+        reads=lambda v: v.series == "regional_consumption_mln_kwh",
+        predict=lambda q, b, d, xp: (b.weights * regional(q["electricity_twh"], b, xp)).sum(
+            axis=-1
+        ),
+        observation=RELATIVE_ELECTRICITY,
+        priors=("electricity_obs_rel_sd",),
+        value_scale=MLN_KWH_TO_TWH,
+        regional=True,
+        series="regional_consumption_mln_kwh",
+        series_unit="million kWh",
+    )
+)
+register(
+    EvidenceKind(
+        name="electricity_yoy",
+        switch="regional_electricity",
+        label="change on a year earlier of a region's or the country's electricity consumption",
+        unit="log ratio",
+        build=_yoy_block,
+        reads=lambda v: v.series == "regional_consumption_yoy_pct",
+        predict=_yoy_predict,
+        observation=Observation("identity", lambda p, b, xp: p["yoy_obs_sd"]),
+        priors=("yoy_obs_sd",),
+        regional=True,
+        to_panel=lambda v: np.expm1(v) * 100.0,
+        series="regional_consumption_yoy_pct",
+        series_unit="percent",
     )
 )
 register(

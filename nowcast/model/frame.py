@@ -60,7 +60,7 @@ class _Rows:
     labels: pd.DataFrame
     weights: np.ndarray
     placeholder: np.ndarray
-    group: np.ndarray
+    units: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ class Frame:
         for name in REGISTRY:
             keys: list[tuple] = []
             index: dict[tuple, int] = {}
-            labels, weights, values, groups = [], [], [], []
+            labels, weights, values, units = [], [], [], []
             for d in datas:
                 block = d.blocks.get(name)
                 if block is None or not block.n:
@@ -105,15 +105,15 @@ class Frame:
                     w[: d.n_months] = block.weights[i]
                     weights.append(w)
                     values.append(float(block.values[i]))
-                    groups.append(int(block.group[i]) if len(block.group) else 0)
+                    if block.units.size:
+                        units.append(block.units[i])
             if keys:
-                regional = REGISTRY[name].regional
                 rows[name] = _Rows(
                     keys,
                     pd.DataFrame(labels).reset_index(drop=True),
                     np.array(weights),
                     np.array(values),
-                    np.array(groups, dtype=int) if regional else np.zeros(0, dtype=int),
+                    np.array(units) if units else np.zeros((0, 0)),
                 )
         return cls(months, longest.hours, rows)
 
@@ -154,7 +154,7 @@ class Frame:
             if len(idx):
                 values[idx] = block.values
                 mask[idx] = 1.0
-            blocks[name] = Block(values, rows.weights, rows.labels, rows.group, mask)
+            blocks[name] = Block(values, rows.weights, rows.labels, rows.units, mask)
             where[name] = idx
         start = data.months[0]
         fixed = replace(

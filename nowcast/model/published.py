@@ -13,25 +13,33 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.constants import CHAIN, DRAW, MONTH
+from nowcast.constants import CHAIN, DRAW, MONTH, REGION
 from nowcast.model.data import Block, ModelData
 from nowcast.model.evidence import REGISTRY, EvidenceKind
 
 EVIDENCE_GROUP = "evidence"
+DROPPED = "dropped_figure"  # dim of the figures a kind read but could not use
 PREDICTIVE_PROB = 0.9
 
 
 def evidence_dataset(data: ModelData) -> xr.Dataset:
     """Each kind's figures with their periods, labels and aggregation weights, for the run's
     ``evidence`` group: what the report needs to set figures against the posterior."""
-    ds = xr.Dataset(coords={MONTH: data.months})
+    ds = xr.Dataset(coords={MONTH: data.months, REGION: data.regions})
+    if len(data.dropped):
+        d = data.dropped
+        for col in ("series", "region", "observer", "reason"):
+            ds[f"dropped__{col}"] = (DROPPED, d[col].astype(str).to_numpy().astype(str))
+        for col in ("period_start", "period_end"):
+            ds[f"dropped__{col}"] = (DROPPED, pd.to_datetime(d[col]).to_numpy())
     for name, b in data.blocks.items():
         if not b.n or name not in REGISTRY:
             continue
         dim = REGISTRY[name].dim
         ds[f"{name}__value"] = (dim, b.values.astype(float))
         ds[f"{name}__weights"] = ((dim, MONTH), b.weights.astype(float))
-        ds[f"{name}__group"] = (dim, np.asarray(b.group if len(b.group) else np.zeros(b.n), int))
+        if b.units.size:
+            ds[f"{name}__units"] = ((dim, REGION), b.units.astype(float))
         for col in ("series", "region", "observer"):
             ds[f"{name}__{col}"] = (dim, b.labels[col].astype(str).to_numpy().astype(str))
         for col in ("period_start", "period_end", "published"):
@@ -60,11 +68,17 @@ def block_from_run(tree: xr.DataTree, name: str) -> Block | None:
         }
     )
     labels["value"] = ev[f"{name}__value"].values
+    units = np.zeros((0, 0))
+    if f"{name}__units" in ev:
+        units = ev[f"{name}__units"].values
+    elif f"{name}__group" in ev and REGISTRY[name].regional:
+        # runs saved before areas: each figure was about one modelled region
+        units = np.eye(len(tree["posterior"][REGION]))[ev[f"{name}__group"].values.astype(int)]
     return Block(
         values=ev[f"{name}__value"].values,
         weights=ev[f"{name}__weights"].values,
         labels=labels,
-        group=ev[f"{name}__group"].values.astype(int),
+        units=units,
     )
 
 
@@ -187,6 +201,17 @@ def unused_figures(tree: xr.DataTree) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     key = ["series", "region", "observer", "period_start", "period_end"]
     used = set()
+    dropped: dict[tuple, str] = {}
+    if EVIDENCE_GROUP in tree.children:
+        ev = tree[EVIDENCE_GROUP].to_dataset()
+        if "dropped__reason" in ev:
+            cols = {k: ev[f"dropped__{k}"].values for k in (*key, "reason")}
+            for i in range(len(cols["reason"])):
+                k = tuple(
+                    pd.Timestamp(cols[c][i]) if c.startswith("period") else str(cols[c][i])
+                    for c in key
+                )
+                dropped[k] = str(cols["reason"][i])
     for kind in REGISTRY.values():
         block = block_from_run(tree, kind.name)
         if block is not None:
@@ -211,9 +236,12 @@ def unused_figures(tree: xr.DataTree) -> pd.DataFrame:
     read = set(figures["series"][_any(list(REGISTRY.values()), everywhere)])
     rows = []
     for i, fig in enumerate(figures.itertuples(index=False)):
-        if tuple(getattr(fig, k) for k in key) in used:
+        this = tuple(getattr(fig, k) for k in key)
+        if this in used:
             continue
-        if fig.period_start < start:
+        if this in dropped:
+            why = dropped[this]
+        elif fig.period_start < start:
             why = f"begins before the model's window (from {start:%Y-%m})"
         elif chosen[i]:
             why = (

@@ -1,0 +1,104 @@
+"""Figures about areas (the regional figures file) as the model reads them: each a sum over the
+modelled units, changes on a year earlier as log ratios of two period sums, and every figure
+that cannot be used recorded with the reason."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nowcast.datasets import ingest_dir
+from nowcast.model.data import area_units, prepare
+from nowcast.model.evidence import REGISTRY
+from nowcast.model.spec import load_spec
+from nowcast.panel import build_panel
+from nowcast.store import Store
+
+
+@pytest.fixture(scope="module")
+def real(data_dir, tmp_path_factory):
+    spec = load_spec()
+    with Store(tmp_path_factory.mktemp("areas") / "store") as st:
+        ingest_dir(st, data_dir)
+        panel = build_panel(st, start=spec.start)
+    return panel, prepare(panel, spec)
+
+
+def test_an_area_is_a_sum_over_the_modelled_units():
+    units = ["RU-IRK", "RU-BU", "RU-REST"]
+    assert area_units("RU-IRK", units).tolist() == [1, 0, 0]
+    assert area_units("RU", units).tolist() == [1, 1, 1]
+    assert area_units("UES-RU", units).tolist() == [1, 1, 1]
+    # a joint area of modelled regions is their sum; with one member in the rest it is none
+    assert area_units("RU-IRK+RU-BU+RU-ZAB", units) is None
+    assert area_units("RU-IRK+RU-BU+RU-ZAB", ["RU-IRK", "RU-BU", "RU-ZAB", "RU-REST"]).tolist() == [
+        1,
+        1,
+        1,
+        0,
+    ]
+    assert area_units("OES-SIBERIA", units) is None
+    assert area_units("RU-KYA", units) is None
+
+
+def test_a_change_on_a_year_earlier_compares_two_period_sums(real):
+    panel, data = real
+    yoy = data.blocks["electricity_yoy"]
+    labels = yoy.labels.assign(period_start=lambda d: pd.to_datetime(d["period_start"]))
+    i = int(
+        np.nonzero((labels["region"] == "RU-IRK") & (labels["period_start"] == "2025-01-01"))[0][0]
+    )
+    months = data.months
+    now = (months >= "2025-01-01") & (months <= "2025-09-01")
+    before = (months >= "2024-01-01") & (months <= "2024-09-01")
+    assert yoy.weights[i][now].tolist() == [1.0] * 9
+    assert yoy.weights[i][before].tolist() == [-1.0] * 9
+    assert not yoy.weights[i][~(now | before)].any()
+    assert yoy.values[i] == pytest.approx(np.log(1 - 0.064))
+    # the model's prediction is the log ratio of the area's two sums
+    rng = np.random.default_rng(0)
+    twh = rng.uniform(1.0, 9.0, size=(len(data.regions), len(months)))
+    got = REGISTRY["electricity_yoy"].predict({"electricity_twh": twh}, yoy, data, np)[i]
+    irk = twh[data.regions.index("RU-IRK")]
+    assert got == pytest.approx(np.log(irk[now].sum() / irk[before].sum()), rel=1e-12)
+    # the country's change is of every unit
+    j = int(np.nonzero(labels["region"] == "UES-RU")[0][0])
+    assert yoy.units[j].tolist() == [1.0] * len(data.regions)
+
+
+def test_figures_that_cannot_be_used_are_recorded_with_why(real):
+    panel, data = real
+    d = data.dropped
+    read = np.isin(
+        panel["obs_series"].values.astype(str),
+        ["regional_consumption_yoy_pct", "regional_consumption_mln_kwh"],
+    )
+    used = data.blocks["electricity_yoy"].n + data.blocks["electricity_areas"].n
+    # every figure of the two series in the window is either in a block or dropped, once
+    assert used + len(d) == int(read.sum())
+    assert not d.duplicated().any()
+    why = dict(
+        zip(
+            zip(d["region"], pd.to_datetime(d["period_start"]), d["series"], strict=True),
+            d["reason"],
+            strict=True,
+        )
+    )
+    assert (
+        "no sum over the model's units"
+        in why[("OES-SIBERIA", pd.Timestamp("2025-01-01"), "regional_consumption_yoy_pct")]
+    )
+    # Irkutsk's 2022 change was relayed by two sites: one figure
+    assert (
+        "relayed by another site"
+        in why[("RU-IRK", pd.Timestamp("2022-01-01"), "regional_consumption_yoy_pct")]
+    )
+    # with a window from 2021-06, Irkutsk's change over 2022 compares with 2021, which
+    # begins before the window
+    late = prepare(panel, load_spec().model_copy(update={"start": "2021-06-01"}))
+    early = late.dropped[late.dropped["reason"].str.contains("a year earlier")]
+    assert ("RU-IRK", pd.Timestamp("2022-01-01")) in set(
+        zip(early["region"], pd.to_datetime(early["period_start"]), strict=True)
+    )
+    assert "RU-IRK" in set(late.blocks["electricity_yoy"].labels["region"])  # 2025 still used
