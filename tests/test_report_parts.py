@@ -183,3 +183,76 @@ def test_prior_posterior_chart_draws_both_groups(tmp_path_factory, no_pyplot):
             # the density spans the draws' bulk and integrates to about one
             assert x.min() <= np.quantile(draws, 0.05) and x.max() >= np.quantile(draws, 0.95)
             assert np.trapezoid(line.get_ydata(), x) == pytest.approx(1.0, abs=0.05), (v, group)
+
+
+def test_a_region_panel_shows_consumption_baseline_and_published_levels(
+    tmp_path_factory, no_pyplot
+):
+    """One panel per mining region: the total and the baseline it would have without mining
+    (the model's own quantities), and each published level of the region alone on its
+    period, as a monthly mean."""
+    from test_report import fitted_run
+
+    from nowcast.fit import load_run
+    from nowcast.model.published import published_figures
+    from nowcast.report.charts import region_charts
+
+    tree = load_run(fitted_run(tmp_path_factory))
+    post = tree["posterior"]
+    # the baseline is what the model adds mining to: total = baseline + share x mining
+    total = post["electricity_twh"]
+    rebuilt = (
+        post["electricity_baseline_twh"] + post["region_share"] * post["mining_electricity_twh"]
+    )
+    np.testing.assert_allclose(total.values, rebuilt.transpose(*total.dims).values, rtol=1e-9)
+    pub = published_figures(tree)
+    book = RecordingBook()
+    charts = region_charts(book, tree, pub)
+    regions = [str(r) for r in post["region"].values[:-1]]
+    assert [c.title for c in charts] == [
+        f"{r}: electricity consumption, TWh per month" for r in regions
+    ]
+    ax = book.figures[0].axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    median_total = total.sel(region=regions[0]).median(("chain", "draw")).values
+    np.testing.assert_allclose(lines["consumption, median"].get_ydata(), median_total)
+    base = lines["baseline without mining"].get_ydata()
+    assert (base <= median_total + 1e-9).mean() > 0.9  # mining adds to the baseline
+    # every published level of the region alone is a dot (with its predictive interval)
+    levels = pub[pub["block"].isin(["electricity_regional", "electricity_areas"])]
+    mine = levels[levels["region"] == regions[0]]
+    assert len(mine) > 0
+    dots = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    assert len(dots) == len(mine)
+    ys = sorted(float(c.lines[0].get_ydata()[0]) for c in dots)
+    months = (
+        (pd.to_datetime(mine["period_end"]) - pd.to_datetime(mine["period_start"])).dt.days + 1
+    ) / 30.4375
+    np.testing.assert_allclose(ys, sorted(mine["value"] / months))
+
+
+def test_regions_are_ranked_by_mining_load_and_say_who_places_it(tmp_path_factory):
+    from test_report import fitted_run
+
+    from nowcast.fit import load_run
+    from nowcast.identify import DATA_SAY, PARTLY, regional_mining
+
+    tree = load_run(fitted_run(tmp_path_factory))
+    table = regional_mining(tree)
+    assert set(table["region"]) == {str(r) for r in tree["posterior"]["region"].values}
+    assert table["load_gw_median"].is_monotonic_decreasing
+    # the loads add up to the country's mining power (last 12 months' mean, medians aside)
+    post = tree["posterior"]
+    power = post["mining_power_gw"].isel(month=slice(-12, None)).mean("month")
+    by_unit = (post["region_share"] * post["mining_power_gw"]).isel(month=slice(-12, None))
+    np.testing.assert_allclose(by_unit.mean("month").sum("region"), power, rtol=1e-9)
+    for r in table.itertuples(index=False):
+        assert r.load_gw_lower_90 <= r.load_gw_median <= r.load_gw_upper_90
+        want = (
+            "the data"
+            if r.narrowing >= DATA_SAY
+            else "partly the data"
+            if r.narrowing >= PARTLY
+            else "the prior"
+        )
+        assert r.said_by == want

@@ -5,7 +5,8 @@ the hidden inflow, and one likelihood block per kind of evidence.
 Named quantities (dims in brackets): ``hashrate_share`` [month], ``mining_power_gw`` [month],
 ``hidden_inflow_usd`` [month] (USD per month), ``hidden_inflow_usd_bn`` [month],
 ``mining_revenue_usd_bn`` [month], ``electricity_cost_usd_bn`` [month],
-``region_share`` [region, month], ``electricity_twh`` [region, month].
+``region_share`` [region, month], ``electricity_twh`` [region, month] and what it would be
+without mining, ``electricity_baseline_twh`` [region, month] (TWh per month).
 """
 
 from __future__ import annotations
@@ -215,6 +216,7 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             data.month_of_year[None, :],
             pt,
         )
+        base = pm.Deterministic("electricity_baseline_twh", base, dims=(REGION, MONTH))
         mining_twh = eq.mining_electricity_twh(power, hours)
         mining_twh = pm.Deterministic("mining_electricity_twh", mining_twh, dims=MONTH)
         elec = pm.Deterministic(
@@ -286,21 +288,20 @@ def add_likelihoods(spec: ModelSpec, data: ModelData, q: dict[str, pt.TensorVari
         predicted = pm.Deterministic(
             kind.predicted_name, kind.predict(q, block, data, pt), dims=kind.dim
         )
-        obs = kind.observation
-        mu = obs.to_scale(predicted, pt)
-        observed = obs.to_scale(block.values, np)
-        sigma = obs.sigma(q, block, pt)
-        if obs.family == "student_t":
-            pm.StudentT(
+        family, params = _observation(kind, q, block, predicted)
+        observed = kind.observation.to_scale(block.values, np)
+        if kind.observation.lower_bound:
+            # "more than X": the probability that the observed quantity exceeds X
+            pm.Censored(
                 kind.observed_name,
-                nu=obs.nu(q),
-                mu=mu,
-                sigma=sigma,
+                family.dist(**params),
+                lower=None,
+                upper=observed,
                 observed=observed,
                 dims=kind.dim,
             )
         else:
-            pm.Normal(kind.observed_name, mu=mu, sigma=sigma, observed=observed, dims=kind.dim)
+            family(kind.observed_name, **params, observed=observed, dims=kind.dim)
 
 
 def _masked_likelihood(
@@ -316,12 +317,21 @@ def _masked_likelihood(
     predicted = pm.Deterministic(
         kind.predicted_name, kind.predict(q, held, data, pt), dims=kind.dim
     )
-    obs = kind.observation
-    mu = obs.to_scale(predicted, pt)
-    sigma = obs.sigma(q, held, pt)
-    if obs.family == "student_t":
-        dist = pm.StudentT.dist(nu=obs.nu(q), mu=mu, sigma=sigma)
-    else:
-        dist = pm.Normal.dist(mu=mu, sigma=sigma)
-    logp = pm.logp(dist, obs.to_scale(values, pt))
+    family, params = _observation(kind, q, held, predicted)
+    observed = kind.observation.to_scale(values, pt)
+    dist = family.dist(**params)
+    # a lower bound's likelihood is what the plain model's pm.Censored gives at the bound
+    logp = (pm.logccdf if kind.observation.lower_bound else pm.logp)(dist, observed)
     pm.Potential(kind.observed_name, pt.switch(mask > 0, logp, 0.0).sum())
+
+
+def _observation(
+    kind: EvidenceKind, q: dict[str, pt.TensorVariable], block: Block, predicted: pt.TensorVariable
+) -> tuple[type, dict[str, pt.TensorVariable]]:
+    """The kind's observation model around its prediction, on the scale its error lives on:
+    the PyMC distribution and its parameters (for an observed variable or its ``.dist``)."""
+    obs = kind.observation
+    params = {"mu": obs.to_scale(predicted, pt), "sigma": obs.sigma(q, block, pt)}
+    if obs.family == "student_t":
+        return pm.StudentT, {"nu": obs.nu(q), **params}
+    return pm.Normal, params

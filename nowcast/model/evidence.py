@@ -24,7 +24,7 @@ likelihood as ``obs_<name>``; a fitted run keeps each kind's figures, periods an
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -57,12 +57,16 @@ class Observation:
 
     ``sigma`` (and ``nu`` for Student-t) read the kind's parameters by prior name (a mapping
     that creates PyMC variables in the model and holds posterior draws elsewhere) and the
-    block; they are written for NumPy and PyTensor alike."""
+    block; they are written for NumPy and PyTensor alike.
+
+    ``lower_bound``: the figure is a lower bound ("more than X"), a censored observation: its
+    likelihood is the probability that the observed quantity exceeds it."""
 
     scale: Literal["identity", "log", "logit"]
     sigma: Callable[[Mapping[str, Array], Block, Any], Array]
     family: Literal["normal", "student_t"] = "normal"
     nu: Callable[[Mapping[str, Array]], Array] | None = None
+    lower_bound: bool = False
 
     def to_scale(self, x: Array, xp: Any) -> Array:
         """A figure (or prediction) on the scale its error lives on."""
@@ -194,6 +198,8 @@ SHARE_ESTIMATE = Observation("logit", _estimate_sd)
 RELATIVE_ELECTRICITY = Observation(
     "identity", lambda p, b, xp: p["electricity_obs_rel_sd"] * b.values
 )
+ELECTRICITY_AT_LEAST = replace(RELATIVE_ELECTRICITY, lower_bound=True)
+ESTIMATE_AT_LEAST = Observation("log", _estimate_sd, lower_bound=True)
 
 
 def _russia(series: str) -> Callable[[PanelView], np.ndarray]:
@@ -290,6 +296,16 @@ def _yoy_predict(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any)
     now = (np.clip(block.weights, 0.0, None) * area).sum(axis=-1)
     before = (np.clip(-block.weights, 0.0, None) * area).sum(axis=-1)
     return xp.log(now) - xp.log(before)
+
+
+def _area_sum(monthly_by_unit: Array, block: Block, xp: Any) -> Array:
+    """A (unit, month) quantity summed over each figure's area and period."""
+    return (block.weights * regional(monthly_by_unit, block, xp)).sum(axis=-1)
+
+
+def _area_mining_twh(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any) -> Array:
+    mining = q["region_share"] * xp.expand_dims(q["mining_electricity_twh"], -2)
+    return _area_sum(mining, block, xp)
 
 
 def _ruble_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
@@ -519,9 +535,7 @@ register(
         unit="TWh",
         build=_areas_block("regional_consumption_mln_kwh", lambda x: x * MLN_KWH_TO_TWH),
         reads=lambda v: v.series == "regional_consumption_mln_kwh",
-        predict=lambda q, b, d, xp: (b.weights * regional(q["electricity_twh"], b, xp)).sum(
-            axis=-1
-        ),
+        predict=lambda q, b, d, xp: _area_sum(q["electricity_twh"], b, xp),
         observation=RELATIVE_ELECTRICITY,
         priors=("electricity_obs_rel_sd",),
         value_scale=MLN_KWH_TO_TWH,
@@ -545,6 +559,58 @@ register(
         to_panel=lambda v: np.expm1(v) * 100.0,
         series="regional_consumption_yoy_pct",
         series_unit="percent",
+    )
+)
+register(
+    EvidenceKind(
+        name="electricity_at_least",
+        switch="regional_electricity",
+        label="electricity consumption of a region or the country, a lower bound",
+        unit="TWh",
+        build=_areas_block(
+            "regional_consumption_mln_kwh_lower_bound", lambda x: x * MLN_KWH_TO_TWH
+        ),
+        reads=lambda v: v.series == "regional_consumption_mln_kwh_lower_bound",
+        predict=lambda q, b, d, xp: _area_sum(q["electricity_twh"], b, xp),
+        observation=ELECTRICITY_AT_LEAST,
+        priors=("electricity_obs_rel_sd",),
+        value_scale=MLN_KWH_TO_TWH,
+        regional=True,
+        # no ``series``: the simulator draws figures, not statements that one exceeds a bound
+    )
+)
+register(
+    EvidenceKind(
+        name="mining_twh_areas",
+        switch="published_power",
+        label="mining electricity of a region",
+        unit="TWh",
+        build=_areas_block("regional_mining_consumption_mln_kwh", lambda x: x * MLN_KWH_TO_TWH),
+        reads=lambda v: v.series == "regional_mining_consumption_mln_kwh",
+        predict=_area_mining_twh,
+        observation=ESTIMATE,
+        priors=("estimate_log_sd",),
+        value_scale=MLN_KWH_TO_TWH,
+        regional=True,
+        series="regional_mining_consumption_mln_kwh",
+        series_unit="million kWh",
+    )
+)
+register(
+    EvidenceKind(
+        name="mining_twh_areas_at_least",
+        switch="published_power",
+        label="mining electricity of a region, a lower bound",
+        unit="TWh",
+        build=_areas_block(
+            "regional_mining_consumption_mln_kwh_lower_bound", lambda x: x * MLN_KWH_TO_TWH
+        ),
+        reads=lambda v: v.series == "regional_mining_consumption_mln_kwh_lower_bound",
+        predict=_area_mining_twh,
+        observation=ESTIMATE_AT_LEAST,
+        priors=("estimate_log_sd",),
+        value_scale=MLN_KWH_TO_TWH,
+        regional=True,
     )
 )
 register(

@@ -168,8 +168,13 @@ def published_figures(
                     "upper": hi[i],
                     "predictive_lower": plo[i],
                     "predictive_upper": phi[i],
-                    "outside": bool(value < lo[i] or value > hi[i]),
-                    "outside_predictive": bool(value < plo[i] or value > phi[i]),
+                    # a lower bound is missed only when the quantity stays below it
+                    "outside": bool(
+                        value > hi[i] or (value < lo[i] and not kind.observation.lower_bound)
+                    ),
+                    "outside_predictive": bool(
+                        value > phi[i] or (value < plo[i] and not kind.observation.lower_bound)
+                    ),
                 }
             )
     return pd.DataFrame(rows)

@@ -19,7 +19,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from nowcast.constants import MONTH
-from nowcast.intervals import percent
+from nowcast.intervals import interval_summary, percent
 from nowcast.report.published import OUTSIDE_POSTERIOR, OUTSIDE_PREDICTIVE, figure_status
 from nowcast.report.style import (
     ALERT_COLOUR,
@@ -34,7 +34,12 @@ from nowcast.report.style import (
     new_figure,
     titled,
 )
-from nowcast.report.summaries import forecast_intervals, months_of, posterior_intervals
+from nowcast.report.summaries import (
+    POSTERIOR_DIMS,
+    forecast_intervals,
+    months_of,
+    posterior_intervals,
+)
 from nowcast.report.tables import period
 
 # main parameters shown prior against posterior, in this order (those the run has)
@@ -280,6 +285,83 @@ def published_chart(book: ChartBook, pub: pd.DataFrame) -> Chart | None:
         f" quantity, blue bar; orange: outside it but inside the {k}% predictive interval, grey"
         " bar, which adds the estimates' shared error; red: outside both).",
     )
+
+
+REGIONAL_BLOCKS = ("electricity_regional", "electricity_areas")
+
+
+def region_charts(book: ChartBook, tree: xr.DataTree, pub: pd.DataFrame) -> list[Chart]:
+    """One small panel per modelled mining region: its monthly consumption against the
+    baseline it would have without mining (posterior medians, the 80% interval of the total),
+    the mining part shaded between them, and every published level for the region alone as its
+    monthly mean over its period with the 90% predictive interval."""
+    post = tree["posterior"]
+    if "electricity_baseline_twh" not in post or "region" not in post.dims:
+        return []
+    regions = [str(r) for r in post["region"].values[:-1]]  # the last is the rest of Russia
+    out = []
+    for region in regions:
+        total = interval_summary(post["electricity_twh"].sel(region=region), POSTERIOR_DIMS)
+        base = interval_summary(post["electricity_baseline_twh"].sel(region=region), POSTERIOR_DIMS)
+        x = months_of(total.index)
+        fig = new_figure(PAGE[0], 3.6)
+        ax = fig.add_subplot()
+        ax.fill_between(
+            x,
+            total["lower_80"],
+            total["upper_80"],
+            color=NOWCAST_COLOUR,
+            alpha=0.2,
+            lw=0,
+            label="consumption, 80%",
+        )
+        ax.plot(x, total["median"], color=NOWCAST_COLOUR, lw=1.2, label="consumption, median")
+        ax.plot(x, base["median"], color="0.3", lw=1.0, ls="--", label="baseline without mining")
+        ax.fill_between(
+            x,
+            base["median"],
+            total["median"],
+            color=FORECAST_COLOUR,
+            alpha=0.35,
+            lw=0,
+            label="mining (median total - median baseline)",
+        )
+        mine = pub[pub["block"].isin(REGIONAL_BLOCKS) & (pub["region"] == region)]
+        for r in mine.itertuples(index=False):
+            start, end = pd.Timestamp(r.period_start), pd.Timestamp(r.period_end)
+            months = max((end - start).days + 1, 1) / 30.4375
+            mid = start + (end - start) / 2
+            colour = STATUS_COLOUR.get(figure_status(r.outside, r.outside_predictive), "black")
+            ax.hlines(r.value / months, start, end, color=colour, lw=1.5)
+            ax.errorbar(
+                [mid],
+                [r.value / months],
+                yerr=[
+                    [(r.value - r.predictive_lower) / months],
+                    [(r.predictive_upper - r.value) / months],
+                ],
+                fmt="o",
+                ms=3,
+                color=colour,
+                elinewidth=0.8,
+                capsize=2,
+            )
+        title = book.title(f"{region}: electricity consumption, TWh per month")
+        ax.set_title(title, fontsize=10)
+        ax.set_ylabel("TWh per month")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=7, ncol=2)
+        out.append(
+            book.add(
+                fig,
+                title,
+                "Published levels for the region (dots on their period, as the monthly mean over"
+                f" it) with the model's {percent(PREDICTIVE_PROB)}% predictive interval; black:"
+                " inside the posterior's interval, orange: only inside the predictive one, red:"
+                " outside both. Changes on a year earlier are in the table below.",
+            )
+        )
+    return out
 
 
 def history_chart(estimates: pd.DataFrame, target: str) -> Figure:

@@ -14,6 +14,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 
 from nowcast.files import write_atomic, write_csv, write_text
 from nowcast.fit import Diagnostics, diagnose, free_variables
+from nowcast.identify import DATA_SAY, PARTLY, regional_mining
 from nowcast.model.published import unused_figures
 from nowcast.model.spec import ModelSpec, spec_of
 from nowcast.report import charts, pdf, tables, updates
@@ -106,6 +107,17 @@ def render_report(
         return tables.frame_table(df, title) if df is not None else None
 
     tabs = {
+        "regions": tables.frame_table(
+            regional_mining(tree),
+            "Where the mining power is drawn: mining load by region over the last 12 months"
+            " (GW), ranked",
+            "said_by: whether the data or only the prior place the load there (narrowing of"
+            f" the load's variance at least {DATA_SAY}: the data; {PARTLY} to {DATA_SAY}:"
+            " partly; below: the prior). The rest of Russia is every region not modelled on"
+            " its own.",
+        )
+        if "region_share" in tree["prior"]
+        else None,
         "intervals": tables.interval_table(summary),
         "priors": tables.prior_table(tree, spec),
         "published": tables.published_table(pub) if len(pub) else None,
@@ -128,7 +140,7 @@ def render_report(
         ),
     }
     update_lines = updates.update_text(update) if update is not None else []
-    made: dict[str, object] = {"waterfalls": [], "history": None}
+    made: dict[str, object] = {"waterfalls": [], "history": None, "regions": []}
 
     # The PDF is written page by page in reading order; the charts it draws are kept for the
     # HTML page, so both carry the very same images.
@@ -166,6 +178,9 @@ def render_report(
                 if tabs[k] is not None:
                     pdf.table_pages(doc, tabs[k], simulated)
             made["published"] = charts.published_chart(book, pub)
+            made["regions"] = charts.region_charts(book, tree, pub)
+            if tabs["regions"] is not None:
+                pdf.table_pages(doc, tabs["regions"], simulated)
             if tabs["published"] is not None:
                 pdf.table_pages(doc, tabs["published"], simulated)
             if tabs["unused"] is not None:

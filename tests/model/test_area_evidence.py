@@ -69,7 +69,8 @@ def test_a_change_on_a_year_earlier_compares_two_period_sums(real):
 
 def test_figures_that_cannot_be_used_are_recorded_with_why(real):
     panel, data = real
-    d = data.dropped
+    both = ["regional_consumption_yoy_pct", "regional_consumption_mln_kwh"]
+    d = data.dropped[data.dropped["series"].isin(both)]
     read = np.isin(
         panel["obs_series"].values.astype(str),
         ["regional_consumption_yoy_pct", "regional_consumption_mln_kwh"],
@@ -102,3 +103,54 @@ def test_figures_that_cannot_be_used_are_recorded_with_why(real):
         zip(early["region"], pd.to_datetime(early["period_start"]), strict=True)
     )
     assert "RU-IRK" in set(late.blocks["electricity_yoy"].labels["region"])  # 2025 still used
+
+
+def _with_karelia():
+    spec = load_spec()
+    return spec.model_copy(
+        update={
+            "regions": ["RU-IRK", "RU-KR"],
+            # a test anchor (Karelia uses some 8 TWh a year); the check is of the likelihood
+            "region_baseline_twh_per_year": {**spec.region_baseline_twh_per_year, "RU-KR": 8.0},
+        }
+    )
+
+
+def test_a_lower_bound_is_the_probability_of_exceeding_it(real):
+    """Karelia's "more than 3.7 bn kWh" (January to May 2022), with Karelia modelled: its
+    likelihood is P(observed > 3.7 TWh) under the kind's error, in the plain model and in a
+    fixed-shape frame alike."""
+    from scipy import stats
+
+    from nowcast.model.build import build_model
+    from nowcast.model.frame import Frame
+
+    panel, _ = real
+    spec = _with_karelia()
+    data = prepare(panel, spec)
+    block = data.blocks["electricity_at_least"]
+    assert block.labels["region"].tolist() == ["RU-KR"]
+    assert block.values.tolist() == pytest.approx([3.7])
+    assert block.units.tolist() == [[0.0, 1.0, 0.0]]
+    model = build_model(spec, data)
+    rng = np.random.default_rng(3)
+    point = {k: v + 0.2 * rng.standard_normal(v.shape) for k, v in model.initial_point().items()}
+    rv = model["obs_electricity_at_least"]
+    got = model.compile_logp(vars=[rv], sum=False)(point)[0]
+
+    def value(name):
+        out = model.replace_rvs_by_values([model[name]])[0]
+        return model.compile_fn(out, inputs=model.value_vars, on_unused_input="ignore")(point)
+
+    predicted, rel_sd = value("predicted_electricity_at_least"), value("electricity_obs_rel_sd")
+    want = stats.norm.logsf(3.7, loc=predicted, scale=rel_sd * 3.7)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+    # the same in the fixed shape a backtest fits in
+    fixed, _ = Frame.of([data]).embed(data, spec)
+    framed = build_model(spec, fixed)
+    potential = [p for p in framed.potentials if p.name == "obs_electricity_at_least"]
+    assert framed.compile_logp(vars=potential)(point) == pytest.approx(float(np.sum(want)))
+    # Dagestan is not modelled: its mining figures are listed as not used, with why
+    mining = data.dropped[data.dropped["series"].str.startswith("regional_mining_consumption")]
+    assert set(mining["region"]) == {"RU-DA"}
+    assert mining["reason"].str.contains("no sum over the model's units").all()
