@@ -222,9 +222,9 @@ def test_a_region_panel_shows_consumption_baseline_and_published_levels(
     levels = pub[pub["block"].isin(["electricity_regional", "electricity_areas"])]
     mine = levels[levels["region"] == regions[0]]
     assert len(mine) > 0
-    dots = [c for c in ax.containers if type(c).__name__ == "ErrorbarContainer"]
+    dots = [line for line in ax.get_lines() if line.get_gid() == "published figure"]
     assert len(dots) == len(mine)
-    ys = sorted(float(c.lines[0].get_ydata()[0]) for c in dots)
+    ys = sorted(float(line.get_ydata()[0]) for line in dots)
     months = (
         (pd.to_datetime(mine["period_end"]) - pd.to_datetime(mine["period_start"])).dt.days + 1
     ) / 30.4375
@@ -256,3 +256,33 @@ def test_regions_are_ranked_by_mining_load_and_say_who_places_it(tmp_path_factor
             else "the prior"
         )
         assert r.said_by == want
+
+
+def test_a_region_panel_draws_a_figure_outside_its_predictive_interval(tmp_path_factory):
+    """A published level far outside its interval (as the first real run had) is drawn in the
+    alarm colour, never an error."""
+    from test_report import fitted_run
+
+    from nowcast.fit import load_run
+    from nowcast.model.published import published_figures
+    from nowcast.report.charts import region_charts
+    from nowcast.report.style import ALERT_COLOUR
+
+    tree = load_run(fitted_run(tmp_path_factory))
+    pub = published_figures(tree)
+    levels = pub[pub["block"].isin(["electricity_regional", "electricity_areas"])]
+    k = levels.index[0]
+    region = str(pub.loc[k, "region"])
+    for value in (pub.loc[k, "predictive_upper"] * 3, pub.loc[k, "predictive_lower"] / 3):
+        odd = pub.copy()
+        odd.loc[k, "value"] = value
+        odd.loc[k, ["outside", "outside_predictive"]] = True
+        book = RecordingBook()
+        charts = region_charts(book, tree, odd)
+        i = [c.title.split(":")[0] for c in charts].index(region)
+        dots = [
+            line
+            for line in book.figures[i].axes[0].get_lines()
+            if line.get_gid() == "published figure" and line.get_color() == ALERT_COLOUR
+        ]
+        assert len(dots) == 1

@@ -333,19 +333,11 @@ def region_charts(book: ChartBook, tree: xr.DataTree, pub: pd.DataFrame) -> list
             mid = start + (end - start) / 2
             colour = STATUS_COLOUR.get(figure_status(r.outside, r.outside_predictive), "black")
             ax.hlines(r.value / months, start, end, color=colour, lw=1.5)
-            ax.errorbar(
-                [mid],
-                [r.value / months],
-                yerr=[
-                    [(r.value - r.predictive_lower) / months],
-                    [(r.predictive_upper - r.value) / months],
-                ],
-                fmt="o",
-                ms=3,
-                color=colour,
-                elinewidth=0.8,
-                capsize=2,
+            # the predictive interval as a bar (a figure may lie outside it) and the figure
+            ax.vlines(
+                mid, r.predictive_lower / months, r.predictive_upper / months, color=colour, lw=0.8
             )
+            ax.plot([mid], [r.value / months], "o", ms=3, color=colour, gid="published figure")
         title = book.title(f"{region}: electricity consumption, TWh per month")
         ax.set_title(title, fontsize=10)
         ax.set_ylabel("TWh per month")
