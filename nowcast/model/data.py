@@ -69,6 +69,16 @@ class Block:
     def n(self) -> int:
         return len(self.values)
 
+    def subset(self, keep: np.ndarray) -> Block:
+        """The figures where ``keep`` (a boolean mask or indices) holds, in their order."""
+        idx = np.nonzero(keep)[0] if np.asarray(keep).dtype == bool else np.asarray(keep)
+        return Block(
+            self.values[idx],
+            self.weights[idx],
+            self.labels.iloc[idx].reset_index(drop=True),
+            self.units[idx] if self.units.size else self.units,
+        )
+
 
 @dataclass
 class ModelData:
@@ -175,10 +185,7 @@ def non_overlapping(block: Block, prefer_months: float = 3.0) -> Block:
         if not (cover & covered).any():
             keep.append(i)
             covered |= cover
-    keep = np.sort(np.array(keep, dtype=int))
-    return Block(
-        block.values[keep], block.weights[keep], block.labels.iloc[keep].reset_index(drop=True)
-    )
+    return block.subset(np.sort(np.array(keep, dtype=int)))
 
 
 def trim_to_drivers(panel: xr.Dataset) -> tuple[xr.Dataset, list[str]]:

@@ -239,25 +239,13 @@ def _areas_block(
             f"its area is no sum over the model's units ({modelled} and the rest of Russia as"
             " one): the model does not split the rest of Russia by region or energy system",
         )
-        kept = _subset(block, ok)
+        kept = block.subset(ok)
         kept.values = value(kept.values)
         units = [r for r, k in zip(rows, ok, strict=True) if k]
         kept.units = np.array(units).reshape(kept.n, len(data.regions))
         return kept
 
     return build
-
-
-def _subset(block: Block, keep: np.ndarray) -> Block:
-    from nowcast.model.data import Block
-
-    idx = np.nonzero(keep)[0]
-    return Block(
-        block.values[idx],
-        block.weights[idx],
-        block.labels.iloc[idx].reset_index(drop=True),
-        block.units[idx] if block.units.size else block.units,
-    )
 
 
 def _yoy_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
@@ -286,7 +274,7 @@ def _yoy_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
     drop(data, block.labels[long], "a change on a year earlier over a period longer than a year")
     keep = inside & ~long
     earlier = period_weights(starts[keep], ends[keep], data.months)
-    block = _subset(block, keep)
+    block = block.subset(keep)
     block.weights = block.weights - earlier
     return block
 
@@ -503,9 +491,7 @@ register(
         label="regional electricity consumption",
         unit="TWh",
         select=_in_regions("electricity_consumption_mln_kwh"),
-        predict=lambda q, b, d, xp: (b.weights * regional(q["electricity_twh"], b, xp)).sum(
-            axis=-1
-        ),
+        predict=lambda q, b, d, xp: _area_sum(q["electricity_twh"], b, xp),
         observation=RELATIVE_ELECTRICITY,
         priors=("electricity_obs_rel_sd",),
         value_scale=MLN_KWH_TO_TWH,
