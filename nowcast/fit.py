@@ -437,11 +437,15 @@ def diagnose(tree: xr.DataTree, spec: ModelSpec, free: list[str] | None = None) 
     """R-hat (rank-normalised), bulk and tail ESS per variable, divergences and E-BFMI,
     checked against ``spec.thresholds``."""
     post = tree["posterior"].to_dataset()
+    free = free or free_variables(tree)
     base = [n for n in (free or list(post.data_vars)) if n in post]
     names = base + [g for g in GATED if g in post and g not in base]
-    rhat = az.rhat(tree, var_names=names)
-    ess_b = az.ess(tree, var_names=names, method="bulk")
-    ess_t = az.ess(tree, var_names=names, method="tail")
+    # an element that never moves (a comparison region's share of mining, 0 in every draw) has
+    # no R-hat or ESS: NaN, which the minima and maxima below skip
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = az.rhat(tree, var_names=names)
+        ess_b = az.ess(tree, var_names=names, method="bulk")
+        ess_t = az.ess(tree, var_names=names, method="tail")
 
     def _min(ds: xr.DataTree | xr.Dataset, n: str) -> float:
         return float(np.nanmin(np.asarray(_get(ds, n))))

@@ -11,8 +11,9 @@ period_start  yes      first day the figure covers (YYYY-MM-DD)
 period_end    yes      last day it covers, inclusive (YYYY-MM-DD)
 value         yes      the figure, a number
 unit          yes      the unit as text (``MW``)
-region        no       region code from ``nowcast.regions`` (``RU``, ``RU-IRK``, ...);
-                       absent or empty means ``RU``
+region        no       region code from ``nowcast.regions`` (``RU``, ``RU-IRK``, ...) or an area
+                       of ``data/geography.csv`` (``OES-SIBERIA``, ``RU-MOW+RU-MOS``); absent or
+                       empty means ``RU``
 published     no       the day the figure became public (YYYY-MM-DD); without the column
                        every row takes ``--published DATE`` from the command line
 observer      no       who states the figure; absent or empty means ``unspecified``
@@ -95,13 +96,14 @@ def parse(path: Path) -> pd.DataFrame:
         path, raw, raw["unit"].eq(""), "unit", "unit is empty: expected the unit as text"
     )
     region = raw["region"].where(raw["region"].ne(""), RUSSIA)
-    codes = region.map(region_code)
+    codes = region.map(_area_code)
     fail_first_row(
         path,
         raw.assign(region=region),
         codes.isna(),
         "region",
-        "unknown region code {value!r}: expected a code from nowcast.regions (RU, RU-IRK, ...)",
+        "unknown region code {value!r}: expected a code from nowcast.regions (RU, RU-IRK, ...)"
+        " or an area of data/geography.csv (OES-SIBERIA, RU-MOW+RU-MOS, ...)",
     )
     has_published = raw["published"].ne("")
     published = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
@@ -191,3 +193,15 @@ SOURCE = GenericSource(
     # any figure: a point-in-time one may cover a period still running when it appears
     partial_periods=True,
 )
+
+
+def _area_code(name: str) -> str | None:
+    """A region's code (``nowcast.regions``), or an area code of the geography table (an
+    energy system, a joint area) as written; ``None`` when it is neither."""
+    code = region_code(name)
+    if code is not None:
+        return code
+    from nowcast.geography import load_geography
+
+    name = name.strip()
+    return name if name in load_geography() else None

@@ -132,3 +132,20 @@ def test_wrong_encoding(tmp_path):
     with pytest.raises(SourceError, match="not valid utf-8") as err:
         generic.SOURCE.load(path)
     assert FILE in str(err.value)
+
+
+def test_areas_of_the_geography_table_are_kept_as_written(tmp_path):
+    """An energy system or a joint area (``data/geography.csv``) is a valid area, kept as its
+    code, like the regional figures file keeps it; a code in neither list is refused."""
+    lines = [
+        "series,period_start,period_end,value,unit,region,published",
+        "regional_consumption_yoy_pct,2025-01-01,2025-09-30,-3.4,percent,OES-SIBERIA,2025-10-01",
+        "regional_consumption_mln_kwh,2016-01-01,2016-08-31,67388,million kWh,RU-MOW+RU-MOS,"
+        "2016-09-20",
+        "mining_load_mw,2024-07-01,2024-07-31,938,MW,Irkutsk oblast,2024-07-31",
+    ]
+    obs = generic.SOURCE.load(_write(tmp_path, lines))
+    assert obs["region"].tolist() == ["OES-SIBERIA", "RU-MOW+RU-MOS", "RU-IRK"]
+    bad = [*lines[:2], lines[1].replace("OES-SIBERIA", "OES-MARS")]
+    with pytest.raises(SourceError, match="line 3, field 'region': unknown region code 'OES-MARS'"):
+        generic.SOURCE.load(_write(tmp_path, bad))
