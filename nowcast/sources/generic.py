@@ -31,6 +31,7 @@ cut there changes no figure); otherwise the file looks cut off and is refused.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -201,7 +202,13 @@ def _area_code(name: str) -> str | None:
     code = region_code(name)
     if code is not None:
         return code
+    name = name.strip()
+    return name if name in _geography_areas() else None
+
+
+@functools.cache
+def _geography_areas() -> frozenset[str]:
+    """The area codes of the bundled geography table, read once (not once per row)."""
     from nowcast.geography import load_geography
 
-    name = name.strip()
-    return name if name in load_geography() else None
+    return frozenset(load_geography().areas)
