@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-slow lint lock clean-store browser
+.PHONY: run test test-slow notebooks lint lock clean-store browser
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 12), f"nowcast needs Python >= 3.12 (see .python-version); {sys.executable} is {sys.version.split()[0]}"'
@@ -32,6 +32,11 @@ browser:
 # short one) and many kills of a process writing to the store.
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -s -m slow -o addopts=''
+
+# Execute every notebook in full mode (the spec's window and draws; about half an hour on 2
+# cores) into notebooks/executed/: the executed .ipynb and an HTML copy of each.
+notebooks: $(STAMP)
+	$(BIN)/python -m nowcast.notebooks --out notebooks/executed
 
 lint: $(STAMP)
 	$(BIN)/ruff check nowcast tests benchmarks notebooks
