@@ -30,6 +30,7 @@ from nowcast.identify import (
     add_log_densities,
     annual_inflow_interval,
     narrowing,
+    regional_mining,
     sensitivity,
 )
 from nowcast.intervals import interval_summary
@@ -91,6 +92,38 @@ annual = annual_inflow_interval(tree)
 print(annual.round(2).to_string(index=False) if len(annual) else "no complete year in the window")
 
 # %% [markdown]
+# ## Where the mining is: regions
+# Each modelled region's consumption is its baseline (level, growth and seasonal shape pooled
+# within its united energy system and across systems) plus its share of the mining power.
+# Comparison regions carry no mining: they teach what ordinary growth looks like. The table
+# ranks the units by their mining load over the last 12 fitted months and says whether the
+# data or only the prior place it there.
+
+# %%
+loads = regional_mining(tree)
+print(
+    loads[["region", "load_gw_median", "load_gw_lower_90", "load_gw_upper_90", "said_by"]]
+    .round(3)
+    .to_string(index=False)
+)
+top = [r for r in loads["region"] if not r.endswith("-REST")][:6]
+total = interval_summary(post["electricity_twh"].sel(region=top), ("chain", "draw"))
+base = interval_summary(post["electricity_baseline_twh"].sel(region=top), ("chain", "draw"))
+fig, axes = plt.subplots(2, 3, figsize=(11, 5.5), sharex=True)
+for ax, region in zip(axes.ravel(), top, strict=False):
+    t, b = total.xs(region, level="region"), base.xs(region, level="region")
+    ax.fill_between(t.index, t["lower_80"], t["upper_80"], alpha=0.25, label="consumption, 80%")
+    ax.plot(t.index, t["median"], label="consumption, median")
+    ax.plot(b.index, b["median"], "k--", lw=0.8, label="baseline without mining")
+    ax.set_title(region, fontsize=9)
+    ax.set_ylabel("TWh per month")
+axes.ravel()[0].legend(fontsize=7)
+fig.suptitle("Electricity by region: the six largest mining loads (real data)")
+fig.tight_layout()
+by_data = loads.loc[loads["said_by"] == "the data", "region"].tolist()
+print("units whose mining load the data place:", ", ".join(by_data) or "none")
+
+# %% [markdown]
 # ## Identification: what the data say and what only the prior says
 # *Narrowing* is 1 - posterior variance / prior variance: near 0 the evidence said nothing
 # and the number is the prior's. *Power-scaling sensitivity* asks how much the posterior
@@ -138,6 +171,9 @@ print("evidence whose removal widens an annual interval:", ", ".join(wider) or "
 #   printed above); the converted margin rests on psi, which nothing public measures. The
 #   cell above lists the quantities the evidence barely informs: for them the number is the
 #   prior's, and the report says so.
+# - Where the mining is: the ranked table of mining loads by region says which units the data
+#   place load in and which only the prior does; the panels show each large load as the gap
+#   between a region's consumption and the baseline its neighbours' growth implies.
 # - The sensitivity table names, for each quantity, which kinds of evidence move it; the
 #   ablation says how much wider the annual interval gets without one of them.
 # - Next: notebook 4 carries the posterior forward into forecasts and scenarios.

@@ -296,8 +296,8 @@ def test_html_has_every_section(report):
     assert "narrowed by" in html or "did not narrow" in html  # the generated paragraph
     assert "ragged edge" in html
     assert "Published figures against the posterior" in html
-    # the regions: a panel per mining region and where the mining power is drawn
-    assert "RU-IRK: electricity consumption, TWh per month" in html
+    # the regions: a panel per modelled region and where the mining power is drawn
+    assert "Electricity consumption by region, TWh per month" in html
     assert "Where the mining power is drawn" in html
 
 

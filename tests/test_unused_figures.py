@@ -43,14 +43,15 @@ def test_every_figure_is_used_or_listed_with_a_reason(tmp_path_factory):
     every = set(map(tuple, figures.astype(object).values.tolist()))
     assert listed.isdisjoint(in_model)
     assert every <= listed | in_model
-    # the regional file: Irkutsk's and the country's figures are used (the 2025 change among
-    # them); an energy system's is no sum over the model's units, and the report says so
+    # the regional file: the regions', the energy systems' and the country's changes are used
+    # (the 2025 ones among them); an energy system's level is in another definition of the
+    # national total, a region the spec leaves in a rest is no sum over the units: both listed
     yoy = block_from_run(tree, "electricity_yoy").labels
-    assert {"RU-IRK", "UES-RU"} <= set(yoy["region"])
+    assert {"RU-IRK", "UES-RU", "OES-SIBERIA", "RU-BU"} <= set(yoy["region"])
     assert (pd.to_datetime(yoy["period_start"]) == "2025-01-01").any()
     regional = unused[unused["series"].str.startswith("regional_")]
-    systems = regional[regional["region"].str.startswith("OES-")]
-    assert len(systems) and systems["reason"].str.contains("no sum over the model's units").all()
+    rostov = regional[regional["region"] == "RU-ROS"]
+    assert len(rostov) and rostov["reason"].str.contains("no sum over the model's units").all()
     # balance-of-payments items other than errors and omissions have no equation
     current = unused[unused["series"] == "bop_current_account_usd_bn"]
     assert len(current) and current["reason"].str.contains("no kind of evidence reads").all()
@@ -80,7 +81,7 @@ def test_reasons_name_what_the_model_lacks(tmp_path_factory):
     end = start + pd.offsets.MonthEnd(0)
     rows = [
         # a region the model does not model, of a series it reads for its regions
-        {"series": "electricity_consumption_mln_kwh", "region": "RU-KYA", "observer": "x"},
+        {"series": "electricity_consumption_mln_kwh", "region": "RU-TVE", "observer": "x"},
         # another country's share: the model reads the share for Russia only
         {"series": "hashrate_share", "region": "CN", "observer": "y"},
         # a series nothing reads
@@ -90,8 +91,8 @@ def test_reasons_name_what_the_model_lacks(tmp_path_factory):
         r.update(period_start=start, period_end=end)
     unused = unused_figures(_with_figures(tree, rows)).set_index(["series", "region"])
     assert (
-        "RU-KYA is not one of the model's regions"
-        in unused.loc[("electricity_consumption_mln_kwh", "RU-KYA"), "reason"]
+        "RU-TVE is not one of the model's regions"
+        in unused.loc[("electricity_consumption_mln_kwh", "RU-TVE"), "reason"]
     )
     assert (
         "only for the areas and publishers it models"

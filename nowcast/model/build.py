@@ -25,6 +25,7 @@ from nowcast.model.spec import ModelSpec, Prior
 
 YEAR = "year"
 MINING_REGION = "mining_region"
+ENERGY_SYSTEM = "energy_system"
 
 
 def prior(name: str, p: Prior, **kwargs: object) -> pt.TensorVariable:
@@ -113,7 +114,8 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
     coords: dict[str, object] = {
         MONTH: data.months,
         REGION: data.regions,
-        MINING_REGION: data.regions[:-1],
+        MINING_REGION: data.units.mining,
+        ENERGY_SYSTEM: data.units.energy_systems,
         YEAR: data.years,
     }
     for name, block in data.blocks.items():
@@ -157,59 +159,30 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             "mining_power_gw", eq.mining_power_gw(share, hashrate, eff, pue), dims=MONTH
         )
 
-        # --- where the power is drawn: pooled region effects, slow trends, bans
-        a_mu = prior("alloc_logit_mean", P["alloc_logit_mean"])
-        if len(data.regions) > 2:
-            a_sd = prior("alloc_logit_sd", P["alloc_logit_sd"])
-            a_z = pm.Normal("alloc_logit_z", 0.0, 1.0, dims=MINING_REGION)
-            alloc = a_mu + a_sd * a_z
+        # --- where the power is drawn: pooled mining-region effects, slow trends, bans; the
+        # reference is mining elsewhere (spread over the energy systems' rests)
+        units = data.units
+        if units.mining:
+            alloc, trend = _allocation(P, len(units.mining))
+            ban_eff = prior("ban_effect", P["ban_effect"])
+            years = data.years_from_allocation_reference
+            logits = alloc[:, None] + trend[:, None] * years[None, :] - ban_eff * data.ban
+            shares = eq.region_share(logits, pt)
         else:
-            # one mining region: nothing to pool, and a pooling scale would only add a funnel
-            alloc = pt.stack([a_mu])
-        if len(data.regions) > 2:
-            b_sd = prior("alloc_trend_sd", P["alloc_trend_sd"])
-            trend = b_sd * pm.Normal("alloc_trend_z", 0.0, 1.0, dims=MINING_REGION)
-        else:
-            # one region: its trend directly, with the pooled scale's prior scale as its sd
-            trend = pm.Normal("alloc_trend", 0.0, P["alloc_trend_sd"].sigma, dims=MINING_REGION)
-        ban_eff = prior("ban_effect", P["ban_effect"])
-        years = data.years_from_allocation_reference
-        logits = alloc[:, None] + trend[:, None] * years[None, :] - ban_eff * data.ban
+            shares = pt.ones((1, T))
         region_share = pm.Deterministic(
-            "region_share", eq.region_share(logits, pt), dims=(REGION, MONTH)
+            "region_share", eq.unit_mining_share(shares, units.placement, pt), dims=(REGION, MONTH)
         )
 
-        # --- electricity baselines: mining regions pooled; the rest of Russia with year effects
-        if len(data.regions) > 2:
-            g_mu = prior("baseline_growth_per_year", P["baseline_growth_per_year"])
-            g_sd = prior("baseline_growth_sd", P["baseline_growth_sd"])
-            g_z = pm.Normal("baseline_growth_z", 0.0, 1.0, dims=REGION)
-            growth = g_mu + g_sd * g_z
-        else:
-            # one mining region and the rest of Russia: a pooled mean and scale estimated from
-            # two groups mixed slowly (R-hat 1.0125 measured); each growth rate gets the
-            # marginal prior of the pooled model instead
-            gp, gs = P["baseline_growth_per_year"], P["baseline_growth_sd"]
-            growth = pm.Normal(
-                "baseline_growth", mu=gp.mu, sigma=float(np.hypot(gp.sigma, gs.sigma)), dims=REGION
-            )
-        amp = prior("seasonal_amplitude", P["seasonal_amplitude"], dims=REGION)
-        lvl = prior("baseline_log_level", P["baseline_log_level"], dims=MINING_REGION)
-        anchors = np.log(
-            np.array([spec.region_baseline_twh_per_year[r] for r in data.regions[:-1]]) / 12.0
-        )
-        rest_lvl = prior("rest_level_log", P["rest_level_log"])
-        yr_sd = prior("rest_year_effect_sd", P["rest_year_effect_sd"])
-        yr_z = pm.Normal("rest_year_z", 0.0, 1.0, dims=YEAR)
-        log_level = pt.concatenate(
-            [
-                (anchors + lvl)[:, None] + pt.zeros((1, T)),
-                (rest_lvl + yr_sd * yr_z[data.year_index])[None, :],
-            ],
-            axis=0,
-        )
+        # --- electricity baselines: level around an anchor, growth and seasonal amplitude
+        # pooled within each energy system and across systems; one national effect per year
+        level = _pooled("baseline_log_level", spec, data, anchor=units.anchor_log_twh)
+        growth = _pooled("baseline_growth_per_year", spec, data)
+        amp = _pooled("seasonal_amplitude", spec, data)
+        yr_sd = prior("demand_year_effect_sd", P["demand_year_effect_sd"])
+        yr_z = pm.Normal("demand_year_z", 0.0, 1.0, dims=YEAR)
         base = eq.baseline_twh(
-            log_level,
+            level[:, None] + (yr_sd * yr_z[data.year_index])[None, :],
             growth[:, None],
             data.years_since_start[None, :],
             amp[:, None],
@@ -258,6 +231,62 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         }
         add_likelihoods(spec, data, _Quantities(latents, spec))
     return model
+
+
+def _allocation(P: dict[str, Prior], n: int) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """Each mining region's allocation logit (against mining elsewhere) and its slow trend per
+    year: pooled around a common mean with a common scale (non-centred) when there are several
+    regions; one region has nothing to pool, and a pooling scale would only add a funnel."""
+    a_mu = prior("alloc_logit_mean", P["alloc_logit_mean"])
+    if n == 1:
+        trend = pm.Normal("alloc_trend", 0.0, P["alloc_trend_sd"].sigma, dims=MINING_REGION)
+        return pt.stack([a_mu]), trend
+    a_sd = prior("alloc_logit_sd", P["alloc_logit_sd"])
+    alloc = a_mu + a_sd * pm.Normal("alloc_logit_z", 0.0, 1.0, dims=MINING_REGION)
+    b_sd = prior("alloc_trend_sd", P["alloc_trend_sd"])
+    trend = b_sd * pm.Normal("alloc_trend_z", 0.0, 1.0, dims=MINING_REGION)
+    return alloc, trend
+
+
+def _mean_square(p: Prior) -> float:
+    """E[X^2] of a scale's prior: the variance an offset ``scale x z`` has under it."""
+    if p.dist == "HalfNormal":
+        return p.sigma**2
+    if p.dist == "LogNormal":
+        return float(np.exp(2.0 * p.mu + 2.0 * p.sigma**2))
+    raise ValueError(f"a pooling scale needs a HalfNormal or LogNormal prior, not {p.dist}")
+
+
+def _pooled(
+    name: str, spec: ModelSpec, data: ModelData, anchor: np.ndarray | None = None
+) -> pt.TensorVariable:
+    """A three-level pooled quantity over the units (``region``): a national mean (the prior
+    ``<name>``; with ``anchor``, each unit's anchor instead), each energy system's offset with
+    scale ``<name>_system_sd`` and each unit's offset within its system with scale
+    ``<name>_sd``, all non-centred (most units have few figures or none, where the centred form
+    funnels). Returns the value per unit. With ``spec.pooling`` off, each unit is drawn on its
+    own with the width of the pooled model's marginal prior (the root of the offsets' summed
+    mean squares)."""
+    P = spec.priors
+    if not spec.pooling:
+        # no pooling: independent units, each with the pooled model's marginal prior width
+        mean = anchor if anchor is not None else P[name].mu
+        variance = _mean_square(P[f"{name}_system_sd"]) + _mean_square(P[f"{name}_sd"])
+        if anchor is None:
+            variance += P[name].sigma ** 2
+        width = float(np.sqrt(variance))
+        z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=REGION)
+        return pm.Deterministic(f"{name}_by_region", mean + width * z, dims=REGION)
+    centre = anchor if anchor is not None else prior(name, P[name])
+    sys_sd = prior(f"{name}_system_sd", P[f"{name}_system_sd"])
+    sys_z = pm.Normal(f"{name}_system_z", 0.0, 1.0, dims=ENERGY_SYSTEM)
+    unit_sd = prior(f"{name}_sd", P[f"{name}_sd"])
+    unit_z = pm.Normal(f"{name}_z", 0.0, 1.0, dims=REGION)
+    return pm.Deterministic(
+        f"{name}_by_region",
+        centre + sys_sd * sys_z[data.units.system] + unit_sd * unit_z,
+        dims=REGION,
+    )
 
 
 class _Quantities(dict):

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from nowcast.constants import MONTH, PERIOD_OBS, REST_OF_RUSSIA
+from nowcast.constants import MONTH, PERIOD_OBS
 from nowcast.errors import NowcastError
+from nowcast.geography import REST_SUFFIX
 from nowcast.model.evidence import CBECI_OBSERVER, REGISTRY, PanelView
 from nowcast.model.spec import ModelSpec
 
@@ -24,7 +25,9 @@ __all__ = [
     "Block",
     "ModelData",
     "block_from_panel",
+    "Units",
     "calendar",
+    "model_units",
     "prepare",
 ]
 
@@ -93,14 +96,15 @@ class ModelData:
     years: list[int]
     after_legalisation: np.ndarray
     after_eo_shift: np.ndarray
-    regions: list[str]  # modelled mining regions, then the rest of Russia
-    ban: np.ndarray  # (region, month), excluding the rest of Russia
+    regions: list[str]  # the modelled units: the spec's regions, then each energy system's rest
+    ban: np.ndarray  # (mining region, month): the decreed bans' intensity
     blocks: dict[str, Block]
     attrs: dict[str, str]
     # figures a kind of evidence read but could not use, with why (FIGURE_KEY columns and
     # ``reason``): the report lists them beside the figures no kind reads
     dropped: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DROPPED_COLUMNS))
     ruble_inflow: bool = True  # the hidden inflow enters the ruble equation (spec.ruble_inflow)
+    units: Units | None = None  # the geography of ``regions`` (energy systems, mining, anchors)
 
     @property
     def n_months(self) -> int:
@@ -133,26 +137,61 @@ def block_from_panel(panel: xr.Dataset, mask: np.ndarray, scale: float = 1.0) ->
 
 
 def area_units(area: str, regions: list[str]) -> np.ndarray | None:
-    """A figure's area as weights over the modelled units ``regions`` (the mining regions
-    modelled on their own, then the rest of Russia): a modelled region is itself, a joint area
-    (``RU-IRK+RU-BU``) the sum of its members, the country (``RU``, ``UES-RU``) every unit.
-    ``None`` where the area is no sum over these units (a region, or an energy system, that
-    lies inside the rest of Russia)."""
+    """A figure's area as weights over the modelled units ``regions`` (the spec's regions, then
+    the rest of each energy system): a modelled region is itself, a joint area the sum of its
+    members, an energy system its modelled regions and its rest, the country (``RU``,
+    ``UES-RU``) every unit. ``None`` where the area is no sum over these units (a region, or a
+    joint area holding one, that lies inside the rest of its system; an unscoped grouping)."""
     geo = _geography()
-    out = np.zeros(len(regions))
-    if area not in geo:
+    if area not in geo or geo.kind(area) == "unscoped":
         return None
-    kind = geo.kind(area)
-    if kind == "country":
-        out[:] = 1.0
-        return out
-    if kind not in ("region", "joint"):
+    named = [r for r in regions if not r.endswith(REST_SUFFIX)]
+    try:
+        return geo.aggregation([area], named)[0]
+    except NowcastError:
         return None
-    for member in geo.members(area):
-        if member not in regions[:-1]:
-            return None
-        out[regions.index(member)] += 1.0
-    return out
+
+
+@dataclass(frozen=True)
+class Units:
+    """The modelled units and what the model needs to know about them, all from the spec and
+    the geography table (``data/geography.csv``): each unit's energy system, which modelled
+    regions may carry mining (role ``mining``), how the mining not placed in a named region is
+    spread over the rests (in proportion to their baseline anchors), and each unit's anchor
+    of its baseline (log TWh per month)."""
+
+    # the spec's mining regions, its other regions, then ``<energy system>-REST`` for each system
+    names: list[str]
+    energy_systems: list[str]
+    system: np.ndarray  # (unit,) index into ``energy_systems``
+    mining: list[str]  # modelled regions with role ``mining``, in the spec's order
+    placement: np.ndarray  # (mining region + 1, unit): where each allocation share goes
+    anchor_log_twh: np.ndarray  # (unit,) log of the anchor in TWh per month
+
+
+def model_units(spec: ModelSpec) -> Units:
+    """The units of ``spec`` in its geography (the bundled table)."""
+    geo = _geography()
+    # mining regions first, then the other regions, then the rests: where the mining power is
+    # drawn is then three blocks of units (``equations.unit_mining_share``)
+    mining = [r for r in spec.regions if geo.area(r).role == "mining"]
+    names = geo.units([*mining, *(r for r in spec.regions if r not in mining)])
+    systems = geo.energy_systems()
+    system = np.array(
+        [
+            systems.index(
+                n.removesuffix(REST_SUFFIX) if n.endswith(REST_SUFFIX) else geo.energy_system(n)
+            )
+            for n in names
+        ]
+    )
+    anchors = np.array([spec.region_baseline_twh_per_year[n] for n in names], dtype=float)
+    placement = np.zeros((len(mining) + 1, len(names)))
+    for k, r in enumerate(mining):
+        placement[k, names.index(r)] = 1.0
+    rest = np.array([n.endswith(REST_SUFFIX) for n in names])
+    placement[-1, rest] = anchors[rest] / anchors[rest].sum()
+    return Units(names, systems, system, mining, placement, np.log(anchors / 12.0))
 
 
 @functools.cache
@@ -224,16 +263,19 @@ def trim_to_drivers(panel: xr.Dataset) -> tuple[xr.Dataset, list[str]]:
 
 
 def _ban_matrix(spec: ModelSpec, months: pd.DatetimeIndex) -> np.ndarray:
+    """(mining region, month): the share of each month a decreed ban covers, times its
+    intensity (bans in regions the spec does not model as mining regions have no effect)."""
     from nowcast.panel import period_weights
 
-    ban = np.zeros((len(spec.regions), len(months)))
+    mining = model_units(spec).mining
+    ban = np.zeros((len(mining), len(months)))
     for b in spec.bans:
-        if b.region not in spec.regions:
+        if b.region not in mining:
             continue
         w = period_weights(
             pd.Series([pd.Timestamp(b.start)]), pd.Series([pd.Timestamp(b.end)]), months
         )[0]
-        ban[spec.regions.index(b.region)] += b.intensity * w
+        ban[mining.index(b.region)] += b.intensity * w
     return np.clip(ban, 0.0, 1.0)
 
 
@@ -282,6 +324,7 @@ def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
         drivers[name] = arr
 
     regions = list(spec.regions)
+    units = model_units(spec)
     view = PanelView(
         series=panel["obs_series"].values.astype(str),
         region=panel["obs_region"].values.astype(str),
@@ -293,7 +336,8 @@ def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
         drivers=drivers,
         hours=panel["hours_in_month"].values.astype(float),
         **calendar(months, start, spec),
-        regions=[*regions, REST_OF_RUSSIA],
+        regions=units.names,
+        units=units,
         blocks={},
         attrs={k: str(v) for k, v in panel.attrs.items()},
         ruble_inflow=spec.ruble_inflow,

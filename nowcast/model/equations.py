@@ -108,12 +108,40 @@ def converted_fraction(after_legalisation: Array, psi_before: Array, psi_after: 
 
 
 def region_share(logits: Array, xp: Any) -> Array:
-    """Shares of mining power by region (axis 0) from the mining regions' logits; the last
-    region (the rest of Russia) is the reference with logit 0."""
+    """Shares of mining power (axis 0) from the mining regions' logits, then the reference
+    with logit 0: mining elsewhere (``unit_mining_share`` spreads it over the rests)."""
     zeros = xp.zeros_like(logits[:1])
     full = xp.concatenate([logits, zeros], axis=0)
     e = xp.exp(full - full.max(axis=0, keepdims=True))
     return e / e.sum(axis=0, keepdims=True)
+
+
+def unit_mining_share(shares: Array, placement: Array, xp: Any) -> Array:
+    """Shares of mining power by modelled unit (axis -2): each mining region keeps its share,
+    mining elsewhere (the last share) is spread over the energy systems' rests by ``placement``
+    (mining region + 1, unit), and units without mining get none.
+
+    The units are ordered mining regions, other regions, rests (``model.data.model_units``), so
+    this is a join of three blocks rather than a product with ``placement`` or a gather, whose
+    gradients cost more than the rest of the allocation."""
+    import numpy as np
+
+    k = placement.shape[0] - 1
+    rest = placement[-1] > 0
+    others = placement.shape[1] - k - int(rest.sum())
+    if not (
+        np.array_equal(placement[:k, :k], np.eye(k))
+        and not placement[:k, k:].any()
+        and not placement[-1, : k + others].any()
+        and rest[k + others :].all()
+    ):
+        raise ValueError("units must be ordered mining regions, other regions, rests")
+    elsewhere = xp.expand_dims(shares[..., k, :], -2)  # (..., 1, month): broadcasts
+    parts = [shares[..., :k, :]]
+    if others:
+        parts.append(elsewhere * np.zeros((others, 1)))
+    parts.append(elsewhere * placement[-1, rest][:, None])
+    return xp.concatenate(parts, axis=-2)
 
 
 def regional_electricity_twh(baseline: Array, shares: Array, mining_twh: Array) -> Array:

@@ -106,6 +106,12 @@ class ModelSpec(_Frozen):
     start: str = "2016-01-01"
     regions: list[str] = Field(default_factory=lambda: ["RU-IRK"])
     region_baseline_twh_per_year: dict[str, float] = Field(default_factory=dict)
+    pooling: bool = Field(
+        True,
+        description="regional baselines pooled within energy systems and across them; off,"
+        " each unit's level, growth and seasonal amplitude get independent priors as wide as"
+        " the pooled model's marginal ones (the no-pooling comparison)",
+    )
     legalisation: str = "2024-11-01"  # psi may differ from this month on (221-FZ in force)
     eo_shift: str = "2022-01-01"  # errors-and-omissions intercept shifts (sanctions, controls)
     ruble_inflow: bool = Field(
@@ -144,9 +150,23 @@ class ModelSpec(_Frozen):
         unknown = sorted(set(self.priors) - STRUCTURAL_PRIORS - priors_of())
         if missing or unknown:
             raise ValueError(f"priors: missing {missing}, unknown {unknown}")
-        no_anchor = [r for r in self.regions if r not in self.region_baseline_twh_per_year]
+        from nowcast.model.data import _geography
+
+        try:
+            units = _geography().units(self.regions)
+        except NowcastError as exc:
+            raise ValueError(str(exc)) from None
+        no_anchor = [u for u in units if u not in self.region_baseline_twh_per_year]
         if no_anchor:
-            raise ValueError(f"region_baseline_twh_per_year lacks regions {no_anchor}")
+            raise ValueError(
+                f"region_baseline_twh_per_year lacks {no_anchor}: expected an anchor (TWh per"
+                " year) for every modelled region and every energy system's rest"
+            )
+        odd = sorted(set(self.region_baseline_twh_per_year) - set(units))
+        if odd:
+            raise ValueError(
+                f"region_baseline_twh_per_year names {odd}, which are not modelled units ({units})"
+            )
         return self
 
     def uses(self, switch: str) -> bool:
@@ -207,12 +227,15 @@ STRUCTURAL_PRIORS = {
     "alloc_logit_sd",
     "alloc_trend_sd",
     "ban_effect",
-    "baseline_log_level",
+    "baseline_log_level_system_sd",
+    "baseline_log_level_sd",
     "baseline_growth_per_year",
-    "baseline_growth_sd",
+    "baseline_growth_per_year_system_sd",
+    "baseline_growth_per_year_sd",
     "seasonal_amplitude",
-    "rest_level_log",
-    "rest_year_effect_sd",
+    "seasonal_amplitude_system_sd",
+    "seasonal_amplitude_sd",
+    "demand_year_effect_sd",
 }
 
 

@@ -19,6 +19,7 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from nowcast.constants import MONTH
+from nowcast.geography import REST_SUFFIX
 from nowcast.intervals import interval_summary, percent
 from nowcast.report.published import OUTSIDE_POSTERIOR, OUTSIDE_PREDICTIVE, figure_status
 from nowcast.report.style import (
@@ -291,21 +292,33 @@ REGIONAL_BLOCKS = ("electricity_regional", "electricity_areas")
 
 
 def region_charts(book: ChartBook, tree: xr.DataTree, pub: pd.DataFrame) -> list[Chart]:
-    """One small panel per modelled mining region: its monthly consumption against the
-    baseline it would have without mining (posterior medians, the 80% interval of the total),
-    the mining part shaded between them, and every published level for the region alone as its
-    monthly mean over its period with the 90% predictive interval."""
+    """One small panel per modelled region (the energy systems' rests aside), ranked by the
+    posterior median of its mining load over the last 12 fitted months: its monthly
+    consumption against the baseline it would have without mining (posterior medians, the 80%
+    interval of the total), the mining part shaded between them, and every published level for
+    the region alone as its monthly mean over its period with the 90% predictive interval.
+    Each panel's axes carry the region's code as ``gid``."""
     post = tree["posterior"]
     if "electricity_baseline_twh" not in post or "region" not in post.dims:
         return []
-    regions = [str(r) for r in post["region"].values[:-1]]  # the last is the rest of Russia
-    out = []
-    for region in regions:
-        total = interval_summary(post["electricity_twh"].sel(region=region), POSTERIOR_DIMS)
-        base = interval_summary(post["electricity_baseline_twh"].sel(region=region), POSTERIOR_DIMS)
+    units = [str(r) for r in post["region"].values]
+    regions = [u for u in units if not u.endswith(REST_SUFFIX)]
+    load = (post["region_share"] * post["mining_power_gw"]).isel({MONTH: slice(-12, None)})
+    rank = load.mean(MONTH).median(POSTERIOR_DIMS).to_series()
+    regions = sorted(regions, key=lambda r: -float(rank[r]))
+    total_all = interval_summary(post["electricity_twh"], POSTERIOR_DIMS)
+    base_all = interval_summary(post["electricity_baseline_twh"], POSTERIOR_DIMS)
+    cols = 3
+    rows = -(-len(regions) // cols)
+    fig = new_figure(PAGE[0], 2.1 * rows + 0.6)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True).ravel()
+    for ax in axes[len(regions) :]:
+        ax.set_visible(False)
+    for ax, region in zip(axes, regions, strict=False):
+        total = total_all.xs(region, level="region")
+        base = base_all.xs(region, level="region")
         x = months_of(total.index)
-        fig = new_figure(PAGE[0], 3.6)
-        ax = fig.add_subplot()
+        ax.set_gid(region)
         ax.fill_between(
             x,
             total["lower_80"],
@@ -315,8 +328,8 @@ def region_charts(book: ChartBook, tree: xr.DataTree, pub: pd.DataFrame) -> list
             lw=0,
             label="consumption, 80%",
         )
-        ax.plot(x, total["median"], color=NOWCAST_COLOUR, lw=1.2, label="consumption, median")
-        ax.plot(x, base["median"], color="0.3", lw=1.0, ls="--", label="baseline without mining")
+        ax.plot(x, total["median"], color=NOWCAST_COLOUR, lw=0.9, label="consumption, median")
+        ax.plot(x, base["median"], color="0.3", lw=0.8, ls="--", label="baseline without mining")
         ax.fill_between(
             x,
             base["median"],
@@ -332,28 +345,35 @@ def region_charts(book: ChartBook, tree: xr.DataTree, pub: pd.DataFrame) -> list
             months = max((end - start).days + 1, 1) / 30.4375
             mid = start + (end - start) / 2
             colour = STATUS_COLOUR.get(figure_status(r.outside, r.outside_predictive), "black")
-            ax.hlines(r.value / months, start, end, color=colour, lw=1.5)
+            ax.hlines(r.value / months, start, end, color=colour, lw=1.2)
             # the predictive interval as a bar (a figure may lie outside it) and the figure
             ax.vlines(
-                mid, r.predictive_lower / months, r.predictive_upper / months, color=colour, lw=0.8
+                mid, r.predictive_lower / months, r.predictive_upper / months, color=colour, lw=0.7
             )
-            ax.plot([mid], [r.value / months], "o", ms=3, color=colour, gid="published figure")
-        title = book.title(f"{region}: electricity consumption, TWh per month")
-        ax.set_title(title, fontsize=10)
-        ax.set_ylabel("TWh per month")
+            ax.plot([mid], [r.value / months], "o", ms=2.5, color=colour, gid="published figure")
+        gw = float(rank[region])
+        ax.set_title(f"{region}: mining {gw:.2f} GW", fontsize=8)
+        ax.tick_params(labelsize=6)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=7, ncol=2)
-        out.append(
-            book.add(
-                fig,
-                title,
-                "Published levels for the region (dots on their period, as the monthly mean over"
-                f" it) with the model's {percent(PREDICTIVE_PROB)}% predictive interval; black:"
-                " inside the posterior's interval, orange: only inside the predictive one, red:"
-                " outside both. Changes on a year earlier are in the table below.",
-            )
+    axes[0].legend(loc="upper left", fontsize=5, ncol=1)
+    for ax in axes[::cols][:rows]:
+        ax.set_ylabel("TWh per month", fontsize=7)
+    title = book.title("Electricity consumption by region, TWh per month")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return [
+        book.add(
+            fig,
+            title,
+            "One panel per modelled region, ranked by its posterior median mining load over the"
+            " last 12 months (in each title; comparison regions carry none by construction)."
+            " Published levels for the region alone are dots on their period, as the monthly"
+            f" mean over it, with the model's {percent(PREDICTIVE_PROB)}% predictive interval;"
+            " black: inside the posterior's interval, orange: only inside the predictive one,"
+            " red: outside both. Changes on a year earlier, and figures for joint areas, energy"
+            " systems and the country, are in the table of published figures.",
         )
-    return out
+    ]
 
 
 def history_chart(estimates: pd.DataFrame, target: str) -> Figure:

@@ -113,8 +113,9 @@ def render_report(
             " (GW), ranked",
             "said_by: whether the data or only the prior place the load there (narrowing of"
             f" the load's variance at least {DATA_SAY}: the data; {PARTLY} to {DATA_SAY}:"
-            " partly; below: the prior). The rest of Russia is every region not modelled on"
-            " its own.",
+            " partly; below: the prior). An energy system's rest (OES-...-REST) is every region"
+            " of it not modelled on its own; comparison regions carry no mining and are left"
+            " out.",
         )
         if "region_share" in tree["prior"]
         else None,

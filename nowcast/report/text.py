@@ -28,7 +28,7 @@ LABELS = {
     "ruble_gamma": "ruble's response to the inflow",
     "eo_k": "share of the inflow seen in errors and omissions",
     "ban_effect": "effect of the regional bans",
-    "alloc_logit_mean": "Irkutsk's share of mining power",
+    "alloc_logit_mean": "a mining region's typical share (logit against mining elsewhere)",
     "hidden_inflow_usd": "hidden inflow",
     "hashrate_share": "Russia's hashrate share",
     "mining_power_gw": "mining power",

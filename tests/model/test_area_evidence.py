@@ -26,20 +26,33 @@ def real(data_dir, tmp_path_factory):
 
 
 def test_an_area_is_a_sum_over_the_modelled_units():
-    units = ["RU-IRK", "RU-BU", "RU-REST"]
-    assert area_units("RU-IRK", units).tolist() == [1, 0, 0]
-    assert area_units("RU", units).tolist() == [1, 1, 1]
-    assert area_units("UES-RU", units).tolist() == [1, 1, 1]
+    from nowcast.model.data import _geography
+
+    units = _geography().units(["RU-IRK", "RU-BU", "RU-NVS"])
+    col = {u: i for i, u in enumerate(units)}
+
+    def ones(*names):
+        out = [0.0] * len(units)
+        for n in names:
+            out[col[n]] = 1.0
+        return out
+
+    assert area_units("RU-IRK", units).tolist() == ones("RU-IRK")
+    assert area_units("RU", units).tolist() == [1.0] * len(units)
+    assert area_units("UES-RU", units).tolist() == [1.0] * len(units)
+    # an energy system is its modelled regions and its rest
+    assert area_units("OES-SIBERIA", units).tolist() == ones(
+        "RU-IRK", "RU-BU", "RU-NVS", "OES-SIBERIA-REST"
+    )
+    assert area_units("OES-EAST", units).tolist() == ones("OES-EAST-REST")
     # a joint area of modelled regions is their sum; with one member in the rest it is none
     assert area_units("RU-IRK+RU-BU+RU-ZAB", units) is None
-    assert area_units("RU-IRK+RU-BU+RU-ZAB", ["RU-IRK", "RU-BU", "RU-ZAB", "RU-REST"]).tolist() == [
-        1,
-        1,
-        1,
-        0,
-    ]
-    assert area_units("OES-SIBERIA", units) is None
+    three = _geography().units(["RU-IRK", "RU-BU", "RU-ZAB"])
+    got = area_units("RU-IRK+RU-BU+RU-ZAB", three)
+    assert got.tolist() == [1.0, 1.0, 1.0] + [0.0] * (len(three) - 3)
+    # a region inside a rest, or a grouping without a stated scope, is no sum over units
     assert area_units("RU-KYA", units) is None
+    assert area_units("SIBERIA", units) is None
 
 
 def test_a_change_on_a_year_earlier_compares_two_period_sums(real):
@@ -86,9 +99,17 @@ def test_figures_that_cannot_be_used_are_recorded_with_why(real):
             strict=True,
         )
     )
+    # an energy system's change is used (a sum over its regions and its rest); its level is
+    # in the System Operator's definition, without the isolated systems: dropped, with why
+    assert "OES-SIBERIA" in set(data.blocks["electricity_yoy"].labels["region"])
+    assert (
+        "System Operator's definition"
+        in why[("OES-SIBERIA", pd.Timestamp("2022-01-01"), "regional_consumption_mln_kwh")]
+    )
+    # a region the spec leaves in the rest of its system
     assert (
         "no sum over the model's units"
-        in why[("OES-SIBERIA", pd.Timestamp("2025-01-01"), "regional_consumption_yoy_pct")]
+        in why[("RU-ROS", pd.Timestamp("2024-01-01"), "regional_consumption_yoy_pct")]
     )
     # Irkutsk's 2022 change was relayed by two sites: one figure
     assert (
@@ -110,8 +131,11 @@ def _with_karelia():
     return spec.model_copy(
         update={
             "regions": ["RU-IRK", "RU-KR"],
-            # a test anchor (Karelia uses some 8 TWh a year); the check is of the likelihood
-            "region_baseline_twh_per_year": {**spec.region_baseline_twh_per_year, "RU-KR": 8.0},
+            "region_baseline_twh_per_year": {
+                u: a
+                for u, a in spec.region_baseline_twh_per_year.items()
+                if u in ("RU-IRK", "RU-KR") or u.endswith("-REST")
+            },
         }
     )
 
@@ -131,10 +155,12 @@ def test_a_lower_bound_is_the_probability_of_exceeding_it(real):
     block = data.blocks["electricity_at_least"]
     assert block.labels["region"].tolist() == ["RU-KR"]
     assert block.values.tolist() == pytest.approx([3.7])
-    assert block.units.tolist() == [[0.0, 1.0, 0.0]]
+    assert block.units.tolist() == [[0.0, 1.0] + [0.0] * 7]  # Irkutsk, Karelia, seven rests
     model = build_model(spec, data)
     rng = np.random.default_rng(3)
     point = {k: v + 0.2 * rng.standard_normal(v.shape) for k, v in model.initial_point().items()}
+    # an error wide enough that the bound's probability is not 1 to within rounding
+    point["electricity_obs_rel_sd_log__"] = np.log(0.15)
     rv = model["obs_electricity_at_least"]
     got = model.compile_logp(vars=[rv], sum=False)(point)[0]
 
@@ -144,13 +170,16 @@ def test_a_lower_bound_is_the_probability_of_exceeding_it(real):
 
     predicted, rel_sd = value("predicted_electricity_at_least"), value("electricity_obs_rel_sd")
     want = stats.norm.logsf(3.7, loc=predicted, scale=rel_sd * 3.7)
-    np.testing.assert_allclose(got, want, rtol=1e-9)
+    np.testing.assert_allclose(got, want, rtol=1e-6)  # PyMC's log survival: ~1e-7 relative
     # the same in the fixed shape a backtest fits in
     fixed, _ = Frame.of([data]).embed(data, spec)
     framed = build_model(spec, fixed)
     potential = [p for p in framed.potentials if p.name == "obs_electricity_at_least"]
     assert framed.compile_logp(vars=potential)(point) == pytest.approx(float(np.sum(want)))
-    # Dagestan is not modelled: its mining figures are listed as not used, with why
+    # Dagestan is not modelled in this spec: its mining figures are listed as not used, with
+    # why; the default spec models it and uses them
     mining = data.dropped[data.dropped["series"].str.startswith("regional_mining_consumption")]
     assert set(mining["region"]) == {"RU-DA"}
     assert mining["reason"].str.contains("no sum over the model's units").all()
+    default = prepare(panel, load_spec())
+    assert default.blocks["mining_twh_areas"].labels["region"].tolist() == ["RU-DA"]

@@ -149,5 +149,7 @@ def test_derived_quantities_equal_pymc_per_draw(draws):
         assert new[name].dims == ref[name].dims, name
         for d in new[name].dims:
             np.testing.assert_array_equal(new[d].values, ref[d].values)
-        np.testing.assert_allclose(new[name].values, ref[name].values, rtol=1e-12, atol=0)
+        # rtol 1e-10: a change on a year earlier is a log ratio of two sums read off one running
+        # sum (``evidence.area_period_sums``), so summation order moves its last digits
+        np.testing.assert_allclose(new[name].values, ref[name].values, rtol=1e-10, atol=0)
     assert float(new["hidden_inflow_usd"].std()) > 0
