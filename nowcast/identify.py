@@ -20,7 +20,15 @@ import pymc as pm
 import xarray as xr
 
 from nowcast.constants import CHAIN, DRAW, MONTH
-from nowcast.fit import DrawValues, draws_dataset, draws_evaluator, fit, flat_draws
+from nowcast.fit import (
+    Diagnostics,
+    DrawValues,
+    diagnose,
+    draws_dataset,
+    draws_evaluator,
+    fit,
+    flat_draws,
+)
 from nowcast.model.build import build_model
 from nowcast.model.data import prepare
 from nowcast.model.evidence import REGISTRY, switches
@@ -224,19 +232,25 @@ def ablation(
 
     Each variant (``no_<switch>``: the default spec with that switch off) is fitted to the
     same panel with the same sampler settings; ``full`` reuses an existing fit of the default
-    spec."""
+    spec. Each row carries its fit's divergences, largest R-hat and whether it met the spec's
+    thresholds (``converged``): a variant whose refit did not converge has an interval to
+    distrust."""
     variants = variants if variants is not None else ablation_variants()
     sampler = sampler or load_spec().sampler
-    fits: dict[str, xr.DataTree] = {}
-    fits["all evidence"] = (
-        full if full is not None else fit(panel, load_spec(), sampler=sampler).tree
-    )
+    fits: dict[str, tuple[xr.DataTree, Diagnostics]] = {}
+    if full is not None:
+        fits["all evidence"] = (full, diagnose(full, load_spec()))
+    else:
+        res = fit(panel, load_spec(), sampler=sampler)
+        fits["all evidence"] = (res.tree, res.diagnostics)
     for name in variants:
-        fits[f"without {name.removeprefix('no_').replace('_', ' ')}"] = fit(
-            panel, load_spec(name), sampler=sampler
-        ).tree
+        res = fit(panel, load_spec(name), sampler=sampler)
+        fits[f"without {name.removeprefix('no_').replace('_', ' ')}"] = (
+            res.tree,
+            res.diagnostics,
+        )
     rows = []
-    for label, tree in fits.items():
+    for label, (tree, diag) in fits.items():
         iv = annual_inflow_interval(tree)
         if years is not None:
             iv = iv[iv.year.isin(years)]
@@ -249,6 +263,10 @@ def ablation(
                     "lower": r.lower,
                     "upper": r.upper,
                     "width": r.upper - r.lower,
+                    # a refit that did not converge gives an interval to distrust, not read
+                    "divergences": diag.divergences,
+                    "max_rhat": float(diag.table["max_rhat"].max()),
+                    "converged": diag.ok,
                 }
             )
     df = pd.DataFrame(rows)

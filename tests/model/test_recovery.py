@@ -169,6 +169,7 @@ def test_sensitivity_names_the_evidence_that_informs_the_share(real_availability
 
 
 def test_ablation_without_share_widens_the_inflow_interval(real_availability):
+    from nowcast.fit import diagnose
     from nowcast.identify import ablation
 
     _, res = real_availability
@@ -184,6 +185,11 @@ def test_ablation_without_share_widens_the_inflow_interval(real_availability):
     # figures and national demand also place the power); an ablation that changed nothing
     # would give exactly 1 with the same seed
     assert wide[2020] > 1.05 and wide.mean() > 1.0, abl
+    # every row says whether its fit converged (by the spec's thresholds) and how
+    assert {"divergences", "max_rhat", "converged"} <= set(abl.columns)
+    assert (abl["max_rhat"] > 0.99).all() and (abl["divergences"] >= 0).all()
+    full = abl[abl.evidence == "all evidence"]
+    assert (full["converged"] == diagnose(res.tree, load_spec()).ok).all()
 
 
 # --- the regional hierarchy on the same dataset ---------------------------------------------
