@@ -96,7 +96,7 @@ class ModelData:
     years: list[int]
     after_legalisation: np.ndarray
     after_eo_shift: np.ndarray
-    regions: list[str]  # the modelled units: the spec's regions, then each energy system's rest
+    regions: list[str]  # the modelled units (``Units.names``): mining regions, other regions, rests
     ban: np.ndarray  # (mining region, month): the decreed bans' intensity
     blocks: dict[str, Block]
     attrs: dict[str, str]
