@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from nowcast.model.derived import unit_electricity
+
 # mining regions whose share the table shows (then the energy systems' rests together)
 SHARES = ["RU-IRK", "RU-KYA", "RU-AMU", "RU-BU", "RU-KK", "RU-DA"]
 
@@ -43,7 +45,7 @@ def summarise(post: xr.Dataset) -> dict[str, str]:
         sel = inflow.sel(month=months[months.year == year]).sum("month")
         note = "" if (months.year == year).sum() == 12 else f" ({(months.year == year).sum()} m)"
         out[f"hidden inflow {year}{note}, USD bn"] = _interval(sel.values, 1e-9)
-    twh = post["electricity_twh"].sel(region="RU-IRK")
+    twh = unit_electricity(post, ["RU-IRK"])["electricity_twh"].sel(region="RU-IRK")
     m25 = months[months.year == 2025]
     out[f"Irkutsk's consumption 2025 ({len(m25)} m), TWh"] = _interval(
         twh.sel(month=m25).sum("month").values, fmt="{:.1f}"

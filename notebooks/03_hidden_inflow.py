@@ -34,6 +34,7 @@ from nowcast.identify import (
     sensitivity,
 )
 from nowcast.intervals import interval_summary
+from nowcast.model.derived import unit_electricity
 from nowcast.model.spec import load_spec
 from nowcast.notebooks import current_run, notebook_mode
 
@@ -107,8 +108,10 @@ print(
     .to_string(index=False)
 )
 top = [r for r in loads["region"] if not r.endswith("-REST")][:6]
-total = interval_summary(post["electricity_twh"].sel(region=top), ("chain", "draw"))
-base = interval_summary(post["electricity_baseline_twh"].sel(region=top), ("chain", "draw"))
+# consumption by region is rebuilt from the parameters the fit keeps (the model's equations)
+grids = unit_electricity(post.to_dataset(), top)
+total = interval_summary(grids["electricity_twh"], ("chain", "draw"))
+base = interval_summary(grids["electricity_baseline_twh"], ("chain", "draw"))
 fig, axes = plt.subplots(2, 3, figsize=(11, 5.5), sharex=True)
 for ax, region in zip(axes.ravel(), top, strict=False):
     t, b = total.xs(region, level="region"), base.xs(region, level="region")

@@ -351,13 +351,20 @@ class _Draws(dict):
             self[str(name)] = values[:, None] if values.ndim == 1 else values
         self["issuance_btc"] = np.asarray(data.drivers["issuance_btc"], dtype=float)
         self.spec, self.seed, self.n = spec, seed, post.sizes[SAMPLE]
+        self.months = pd.DatetimeIndex(post[MONTH].values) if MONTH in post.coords else None
 
     def __missing__(self, name: str) -> np.ndarray:
         import pymc as pm
 
         from nowcast.fit import FORWARD_COMPILE
+        from nowcast.model import derived
         from nowcast.model.build import prior
 
+        if name == "electricity_twh":
+            # not kept as draws: rebuilt from the parameters it is made of
+            parts = {p: self[p] if p != derived.YEAR_SD else self[p][:, 0] for p in derived.PARTS}
+            self[name] = derived.unit_electricity_twh(parts, self.months)[0]
+            return self[name]
         if name not in self.spec.priors:
             raise KeyError(f"{name}: neither a posterior quantity nor a prior of the spec")
         with pm.Model():

@@ -194,17 +194,32 @@ def test_a_region_panel_shows_consumption_baseline_and_published_levels(
     from test_report import fitted_run
 
     from nowcast.fit import load_run
+    from nowcast.model.data import prepare
+    from nowcast.model.derived import unit_electricity
+    from nowcast.model.evidence import REGISTRY
     from nowcast.model.published import published_figures
+    from nowcast.model.spec import spec_of
     from nowcast.report.charts import region_charts
 
     tree = load_run(fitted_run(tmp_path_factory))
     post = tree["posterior"]
-    # the baseline is what the model adds mining to: total = baseline + share x mining
-    total = post["electricity_twh"]
-    rebuilt = (
-        post["electricity_baseline_twh"] + post["region_share"] * post["mining_electricity_twh"]
-    )
-    np.testing.assert_allclose(total.values, rebuilt.transpose(*total.dims).values, rtol=1e-9)
+    # consumption by unit is rebuilt from the parameters the fit keeps: summed over each
+    # published figure's area and period it must give the model's own predictions of them
+    grids = unit_electricity(post.to_dataset())
+    total = grids["electricity_twh"]
+    data = prepare(tree["panel"].to_dataset(), spec_of(tree))
+    flat = total.stack(sample=("chain", "draw")).transpose("sample", "region", "month").values
+    checked = 0
+    for name in ("electricity_areas", "electricity_yoy", "electricity_national"):
+        kind, block = REGISTRY[name], data.blocks[name]
+        if not block.n:
+            continue
+        rebuilt = kind.predict({"electricity_twh": flat}, block, data, np)
+        kept = post[kind.predicted_name].stack(sample=("chain", "draw")).transpose("sample", ...)
+        np.testing.assert_allclose(rebuilt, kept.values, rtol=1e-9)
+        checked += 1
+    assert checked >= 2
+    assert (grids["electricity_baseline_twh"] <= total + 1e-12).all()
     pub = published_figures(tree)
     book = RecordingBook()
     charts = region_charts(book, tree, pub)

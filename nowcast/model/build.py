@@ -5,8 +5,9 @@ the hidden inflow, and one likelihood block per kind of evidence.
 Named quantities (dims in brackets): ``hashrate_share`` [month], ``mining_power_gw`` [month],
 ``hidden_inflow_usd`` [month] (USD per month), ``hidden_inflow_usd_bn`` [month],
 ``mining_revenue_usd_bn`` [month], ``electricity_cost_usd_bn`` [month],
-``region_share`` [region, month], ``electricity_twh`` [region, month] and what it would be
-without mining, ``electricity_baseline_twh`` [region, month] (TWh per month).
+``region_share`` [region, month], and each unit's baseline parameters; consumption by (region,
+month) and its baseline without mining are not kept as draws (``nowcast.model.derived``
+rebuilds them).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytensor.tensor as pt
 from nowcast.constants import MONTH, REGION
 from nowcast.model import equations as eq
 from nowcast.model.data import Block, ModelData
-from nowcast.model.evidence import REGISTRY, EvidenceKind
+from nowcast.model.evidence import REGISTRY, EvidenceKind, gather_area_sums
 from nowcast.model.spec import ModelSpec, Prior
 
 YEAR = "year"
@@ -189,14 +190,11 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             data.month_of_year[None, :],
             pt,
         )
-        base = pm.Deterministic("electricity_baseline_twh", base, dims=(REGION, MONTH))
         mining_twh = eq.mining_electricity_twh(power, hours)
         mining_twh = pm.Deterministic("mining_electricity_twh", mining_twh, dims=MONTH)
-        elec = pm.Deterministic(
-            "electricity_twh",
-            eq.regional_electricity_twh(base, region_share, mining_twh),
-            dims=(REGION, MONTH),
-        )
+        # (unit, month) grids are not kept as draws (half a GB for a default fit, measured):
+        # report.summaries.regional_electricity rebuilds them from the kept parameters
+        elec = eq.regional_electricity_twh(base, region_share, mining_twh)
 
         # --- the hidden inflow
         price = prior("electricity_price_rub_per_kwh", P["electricity_price_rub_per_kwh"])
@@ -229,7 +227,11 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             "mining_revenue_usd_bn": m_rev,
             "hidden_inflow_usd_bn": inflow,
         }
-        add_likelihoods(spec, data, _Quantities(latents, spec))
+        q = _Quantities(latents, spec)
+        gather_area_sums(
+            q, [s for kind, block in _used(spec, data) if kind.sums for s in kind.sums(block)], pt
+        )
+        add_likelihoods(spec, data, q)
     return model
 
 
@@ -304,13 +306,20 @@ class _Quantities(dict):
         return self[name]
 
 
+def _used(spec: ModelSpec, data: ModelData) -> list[tuple[EvidenceKind, Block]]:
+    """The kinds of evidence the spec uses that have figures in ``data``, with their blocks."""
+    out = []
+    for kind in REGISTRY.values():
+        block = data.blocks.get(kind.name)
+        if block is not None and block.n and spec.uses(kind.switch):
+            out.append((kind, block))
+    return out
+
+
 def add_likelihoods(spec: ModelSpec, data: ModelData, q: dict[str, pt.TensorVariable]) -> None:
     """One likelihood per kind of evidence in the registry with figures in ``data``: the
     kind's prediction (kept as ``predicted_<kind>``) and its observation model."""
-    for kind in REGISTRY.values():
-        block = data.blocks.get(kind.name)
-        if block is None or not block.n or not spec.uses(kind.switch):
-            continue
+    for kind, block in _used(spec, data):
         if block.mask is not None:
             _masked_likelihood(kind, block, data, q)
             continue

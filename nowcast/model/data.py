@@ -279,19 +279,29 @@ def _ban_matrix(spec: ModelSpec, months: pd.DatetimeIndex) -> np.ndarray:
     return np.clip(ban, 0.0, 1.0)
 
 
-def calendar(months: pd.DatetimeIndex, start: pd.Timestamp, spec: ModelSpec) -> dict[str, object]:
-    """The month grid's fixed arrays (seasons, years, dates of the spec's breaks, bans) for a
-    window starting at ``start``: the same months give the same arrays, whatever the data."""
+def baseline_calendar(months: pd.DatetimeIndex) -> dict[str, object]:
+    """What the electricity baselines read of the window ``months`` (``eq.baseline_twh``): the
+    month of year (0 = January), years since the first month, and each month's index into
+    ``years``, the calendar years with a demand effect. A fitted run's month coordinate gives
+    the same arrays (``nowcast.model.derived``)."""
     years_all = months.year.to_numpy()
     years = sorted(set(years_all.tolist()))
     return {
         "month_of_year": (months.month.to_numpy() - 1).astype(float),
-        "years_since_start": (months - start).days.to_numpy() / 365.25,
+        "years_since_start": (months - months[0]).days.to_numpy() / 365.25,
+        "year_index": np.array([years.index(y) for y in years_all]),
+        "years": years,
+    }
+
+
+def calendar(months: pd.DatetimeIndex, spec: ModelSpec) -> dict[str, object]:
+    """The month grid's fixed arrays (seasons, years, dates of the spec's breaks, bans) for
+    the window ``months``: the same months give the same arrays, whatever the data."""
+    return {
+        **baseline_calendar(months),
         "years_since_2019": (months - pd.Timestamp("2019-01-01")).days.to_numpy() / 365.25,
         "years_from_allocation_reference": (months - ALLOCATION_TREND_REFERENCE).days.to_numpy()
         / 365.25,
-        "year_index": np.array([years.index(y) for y in years_all]),
-        "years": years,
         "after_legalisation": np.asarray(months >= pd.Timestamp(spec.legalisation)),
         "after_eo_shift": np.asarray(months >= pd.Timestamp(spec.eo_shift)),
         "ban": _ban_matrix(spec, months),
@@ -335,7 +345,7 @@ def prepare(panel: xr.Dataset, spec: ModelSpec) -> ModelData:
         months=months,
         drivers=drivers,
         hours=panel["hours_in_month"].values.astype(float),
-        **calendar(months, start, spec),
+        **calendar(months, spec),
         regions=units.names,
         units=units,
         blocks={},

@@ -109,11 +109,14 @@ def converted_fraction(after_legalisation: Array, psi_before: Array, psi_after: 
 
 def region_share(logits: Array, xp: Any) -> Array:
     """Shares of mining power (axis 0) from the mining regions' logits, then the reference
-    with logit 0: mining elsewhere (``unit_mining_share`` spreads it over the rests)."""
-    zeros = xp.zeros_like(logits[:1])
-    full = xp.concatenate([logits, zeros], axis=0)
-    e = xp.exp(full - full.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
+    with logit 0: mining elsewhere (``unit_mining_share`` spreads it over the rests).
+
+    A softmax against a fixed zero logit, e / (1 + sum e), without the usual subtraction of
+    the largest logit: that guard's max and its gradient cost more than the rest of the
+    allocation (measured), and logits are a few units wide (an overflow needs one above 700)."""
+    e = xp.exp(logits)
+    elsewhere = 1.0 / (1.0 + e.sum(axis=0, keepdims=True))
+    return xp.concatenate([e * elsewhere, elsewhere], axis=0)
 
 
 def unit_mining_share(shares: Array, placement: Array, xp: Any) -> Array:
@@ -139,7 +142,8 @@ def unit_mining_share(shares: Array, placement: Array, xp: Any) -> Array:
     elsewhere = xp.expand_dims(shares[..., k, :], -2)  # (..., 1, month): broadcasts
     parts = [shares[..., :k, :]]
     if others:
-        parts.append(elsewhere * np.zeros((others, 1)))
+        # a constant block: zeros by multiplication would carry a gradient of zeros
+        parts.append(xp.zeros((*shares.shape[:-2], others, shares.shape[-1])))
     parts.append(elsewhere * placement[-1, rest][:, None])
     return xp.concatenate(parts, axis=-2)
 

@@ -106,6 +106,9 @@ class EvidenceKind:
     # the simulator writes figures through it
     to_panel: Callable[[np.ndarray], np.ndarray] | None = None
     regional: bool = False  # figures about areas: sums over the modelled units (``Block.units``)
+    # the (unit, month) sums a regional kind's ``predict`` reads (``AreaSum``): the model
+    # evaluates every kind's at once, one gather per grid (``gather_area_sums``)
+    sums: Callable[[Block], tuple[AreaSum, ...]] | None = None
     published: bool = True  # a published figure, shown against the posterior in the report
     display_scale: float = 1.0  # block unit -> the report's (fraction -> %: 100)
     display_unit: str = ""
@@ -299,11 +302,16 @@ def _yoy_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
     return block
 
 
-def _yoy_predict(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any) -> Array:
-    now = area_period_sums(q["electricity_twh"], block.units, np.clip(block.weights, 0, None), xp)
-    before = area_period_sums(
-        q["electricity_twh"], block.units, np.clip(-block.weights, 0, None), xp
+def _yoy_sums(block: Block) -> tuple[AreaSum, AreaSum]:
+    """The period a change covers (positive weights) and the period a year earlier."""
+    return (
+        AreaSum(ELECTRICITY_GRID, block.units, np.clip(block.weights, 0, None)),
+        AreaSum(ELECTRICITY_GRID, block.units, np.clip(-block.weights, 0, None)),
     )
+
+
+def _yoy_predict(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any) -> Array:
+    now, before = (sum_areas(q, s, xp) for s in _yoy_sums(block))
     return xp.log(now) - xp.log(before)
 
 
@@ -332,14 +340,66 @@ def area_period_sums(monthly_by_unit: Array, units: np.ndarray, weights: np.ndar
     return xp.take(running, ends, axis=-1) - before
 
 
-def _area_sum(monthly_by_unit: Array, block: Block, xp: Any) -> Array:
-    """A (unit, month) quantity summed over each figure's area and period."""
-    return area_period_sums(monthly_by_unit, block.units, block.weights, xp)
+# the (unit, month) quantities regional figures sum, by name, from the latent quantities
+ELECTRICITY_GRID = "electricity_twh"
+MINING_GRID = "mining_electricity_twh_by_unit"
+GRIDS: dict[str, Callable[[Mapping[str, Array], Any], Array]] = {
+    ELECTRICITY_GRID: lambda q, xp: q["electricity_twh"],
+    MINING_GRID: lambda q, xp: q["region_share"] * xp.expand_dims(q["mining_electricity_twh"], -2),
+}
 
 
-def _area_mining_twh(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any) -> Array:
-    mining = q["region_share"] * xp.expand_dims(q["mining_electricity_twh"], -2)
-    return _area_sum(mining, block, xp)
+@dataclass(frozen=True)
+class AreaSum:
+    """A (unit, month) quantity of the latents (``grid``, a key of ``GRIDS``) summed, for
+    each figure (row), over units weighted by ``units`` and months weighted by ``weights``."""
+
+    grid: str
+    units: np.ndarray
+    weights: np.ndarray
+
+    @property
+    def key(self) -> tuple:
+        """Where ``gather_area_sums`` keeps the result among the latent quantities."""
+        return ("area_sum", self.grid, self.units.tobytes(), self.weights.tobytes())
+
+
+def sum_areas(q: Mapping[str, Array], s: AreaSum, xp: Any) -> Array:
+    """The sums ``s`` of the latents ``q``: as ``gather_area_sums`` left them in ``q``, or
+    computed from the grid itself (NumPy readers of a saved run)."""
+    got = q.get(s.key) if isinstance(q, dict) else None
+    if got is not None:
+        return got
+    return area_period_sums(GRIDS[s.grid](q, xp), s.units, s.weights, xp)
+
+
+def gather_area_sums(q: dict, sums: list[AreaSum], xp: Any) -> None:
+    """Evaluate every sum in ``sums`` with one gather per grid and keep each in ``q`` under
+    its key, where ``sum_areas`` finds it. One gather's gradient is one scatter into the grid;
+    a gather per kind of evidence (eight in the default model) cost more than the sums."""
+    by_grid: dict[str, dict[tuple, AreaSum]] = {}
+    for s in sums:
+        by_grid.setdefault(s.grid, {})[s.key] = s
+    for grid, wanted in by_grid.items():
+        todo = list(wanted.values())
+        total = area_period_sums(
+            GRIDS[grid](q, xp),
+            np.concatenate([s.units for s in todo]),
+            np.concatenate([s.weights for s in todo]),
+            xp,
+        )
+        stop = np.cumsum([s.units.shape[0] for s in todo])
+        for s, end in zip(todo, stop, strict=True):
+            q[s.key] = total[..., end - s.units.shape[0] : end]
+
+
+def _area_sums(grid: str) -> Callable[[Block], tuple[AreaSum]]:
+    """A kind whose figures are each one area's sum of ``grid`` over its period."""
+    return lambda block: (AreaSum(grid, block.units, block.weights),)
+
+
+def _area_predict(grid: str) -> Callable[[Mapping[str, Array], Block, ModelData, Any], Array]:
+    return lambda q, b, d, xp: sum_areas(q, AreaSum(grid, b.units, b.weights), xp)
 
 
 def _ruble_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
@@ -537,7 +597,8 @@ register(
         label="regional electricity consumption",
         unit="TWh",
         select=_in_regions("electricity_consumption_mln_kwh"),
-        predict=lambda q, b, d, xp: _area_sum(q["electricity_twh"], b, xp),
+        predict=_area_predict(ELECTRICITY_GRID),
+        sums=_area_sums(ELECTRICITY_GRID),
         observation=RELATIVE_ELECTRICITY,
         priors=("electricity_obs_rel_sd",),
         value_scale=MLN_KWH_TO_TWH,
@@ -567,7 +628,8 @@ register(
         unit="TWh",
         build=_areas_block("regional_consumption_mln_kwh", lambda x: x * MLN_KWH_TO_TWH),
         reads=lambda v: v.series == "regional_consumption_mln_kwh",
-        predict=lambda q, b, d, xp: _area_sum(q["electricity_twh"], b, xp),
+        predict=_area_predict(ELECTRICITY_GRID),
+        sums=_area_sums(ELECTRICITY_GRID),
         observation=RELATIVE_ELECTRICITY,
         priors=("electricity_obs_rel_sd",),
         value_scale=MLN_KWH_TO_TWH,
@@ -585,6 +647,7 @@ register(
         build=_yoy_block,
         reads=lambda v: v.series == "regional_consumption_yoy_pct",
         predict=_yoy_predict,
+        sums=_yoy_sums,
         observation=Observation("identity", lambda p, b, xp: p["yoy_obs_sd"]),
         priors=("yoy_obs_sd",),
         regional=True,
@@ -603,7 +666,8 @@ register(
             "regional_consumption_mln_kwh_lower_bound", lambda x: x * MLN_KWH_TO_TWH
         ),
         reads=lambda v: v.series == "regional_consumption_mln_kwh_lower_bound",
-        predict=lambda q, b, d, xp: _area_sum(q["electricity_twh"], b, xp),
+        predict=_area_predict(ELECTRICITY_GRID),
+        sums=_area_sums(ELECTRICITY_GRID),
         observation=ELECTRICITY_AT_LEAST,
         priors=("electricity_obs_rel_sd",),
         value_scale=MLN_KWH_TO_TWH,
@@ -619,7 +683,8 @@ register(
         unit="TWh",
         build=_areas_block("regional_mining_consumption_mln_kwh", lambda x: x * MLN_KWH_TO_TWH),
         reads=lambda v: v.series == "regional_mining_consumption_mln_kwh",
-        predict=_area_mining_twh,
+        predict=_area_predict(MINING_GRID),
+        sums=_area_sums(MINING_GRID),
         observation=ESTIMATE,
         priors=("estimate_log_sd",),
         value_scale=MLN_KWH_TO_TWH,
@@ -638,7 +703,8 @@ register(
             "regional_mining_consumption_mln_kwh_lower_bound", lambda x: x * MLN_KWH_TO_TWH
         ),
         reads=lambda v: v.series == "regional_mining_consumption_mln_kwh_lower_bound",
-        predict=_area_mining_twh,
+        predict=_area_predict(MINING_GRID),
+        sums=_area_sums(MINING_GRID),
         observation=ESTIMATE_AT_LEAST,
         priors=("estimate_log_sd",),
         value_scale=MLN_KWH_TO_TWH,

@@ -156,13 +156,12 @@ class Frame:
                 mask[idx] = 1.0
             blocks[name] = Block(values, rows.weights, rows.labels, rows.units, mask)
             where[name] = idx
-        start = data.months[0]
         fixed = replace(
             data,
             months=self.months,
             drivers=drivers,
             hours=self.hours,
-            **calendar(self.months, start, spec),
+            **calendar(self.months, spec),
             blocks=blocks,
         )
         return fixed, where

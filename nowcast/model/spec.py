@@ -86,7 +86,7 @@ class Sampler(_Frozen):
     draws: int = Field(1000, ge=10)
     tune: int = Field(1000, ge=10)
     chains: int = Field(4, ge=1)
-    target_accept: float = Field(0.98, gt=0.5, lt=1.0)
+    target_accept: float = Field(0.95, gt=0.5, lt=1.0)
     seed: int = 20261125
 
 

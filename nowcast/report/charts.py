@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from nowcast.constants import MONTH
 from nowcast.geography import REST_SUFFIX
 from nowcast.intervals import interval_summary, percent
+from nowcast.model.derived import has_unit_electricity, unit_electricity
 from nowcast.report.published import OUTSIDE_POSTERIOR, OUTSIDE_PREDICTIVE, figure_status
 from nowcast.report.style import (
     ALERT_COLOUR,
@@ -298,16 +299,17 @@ def region_charts(book: ChartBook, tree: xr.DataTree, pub: pd.DataFrame) -> list
     interval of the total), the mining part shaded between them, and every published level for
     the region alone as its monthly mean over its period with the 90% predictive interval.
     Each panel's axes carry the region's code as ``gid``."""
-    post = tree["posterior"]
-    if "electricity_baseline_twh" not in post or "region" not in post.dims:
+    post = tree["posterior"].to_dataset()
+    if not has_unit_electricity(post):
         return []
     units = [str(r) for r in post["region"].values]
     regions = [u for u in units if not u.endswith(REST_SUFFIX)]
     load = (post["region_share"] * post["mining_power_gw"]).isel({MONTH: slice(-12, None)})
     rank = load.mean(MONTH).median(POSTERIOR_DIMS).to_series()
     regions = sorted(regions, key=lambda r: -float(rank[r]))
-    total_all = interval_summary(post["electricity_twh"], POSTERIOR_DIMS)
-    base_all = interval_summary(post["electricity_baseline_twh"], POSTERIOR_DIMS)
+    grids = unit_electricity(post, regions)
+    total_all = interval_summary(grids["electricity_twh"], POSTERIOR_DIMS)
+    base_all = interval_summary(grids["electricity_baseline_twh"], POSTERIOR_DIMS)
     cols = 3
     rows = -(-len(regions) // cols)
     fig = new_figure(PAGE[0], 2.1 * rows + 0.6)

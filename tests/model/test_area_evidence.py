@@ -183,3 +183,53 @@ def test_a_lower_bound_is_the_probability_of_exceeding_it(real):
     assert mining["reason"].str.contains("no sum over the model's units").all()
     default = prepare(panel, load_spec())
     assert default.blocks["mining_twh_areas"].labels["region"].tolist() == ["RU-DA"]
+
+
+def test_one_gather_gives_every_kinds_own_sums(real):
+    """The model evaluates every regional kind's sums with one gather per grid; each kind's
+    prediction must be what it computes alone from the grid (dense sums as the reference)."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    from nowcast.model.evidence import gather_area_sums
+
+    _, data = real
+    rng = np.random.default_rng(3)
+    shape = (len(data.regions), data.n_months)
+    twh = rng.uniform(1.0, 9.0, size=shape)
+    share = rng.dirichlet(np.ones(shape[0]), size=shape[1]).T
+    mining = rng.uniform(0.5, 2.0, size=shape[1])
+    kinds = [(k, data.blocks[k.name]) for k in REGISTRY.values() if k.sums]
+    kinds = [(k, b) for k, b in kinds if b.n]
+    assert {k.name for k, _ in kinds} >= {"electricity_areas", "electricity_yoy"}
+    grids = {
+        "electricity_twh": twh,
+        "mining_electricity_twh_by_unit": share * mining,
+    }
+
+    def dense(s):
+        return np.einsum("fu,ft,ut->f", s.units, s.weights, grids[s.grid])
+
+    latents = {"electricity_twh": twh, "region_share": share, "mining_electricity_twh": mining}
+    # NumPy: each kind alone, then all from one gather
+    alone = {k.name: k.predict(dict(latents), b, data, np) for k, b in kinds}
+    q = dict(latents)
+    gather_area_sums(q, [s for k, b in kinds for s in k.sums(b)], np)
+    for k, b in kinds:
+        for s in k.sums(b):
+            np.testing.assert_allclose(q[s.key], dense(s), rtol=1e-10)
+        # a running sum over every kind's cells: differences of larger totals, so the last
+        # digits move (log ratios near zero: an absolute tolerance)
+        np.testing.assert_allclose(k.predict(q, b, data, np), alone[k.name], atol=1e-10)
+    # PyTensor, as the model builds it
+    sym = {
+        "electricity_twh": pt.matrix("twh"),
+        "region_share": pt.matrix("share"),
+        "mining_electricity_twh": pt.vector("mining"),
+    }
+    q = dict(sym)
+    gather_area_sums(q, [s for k, b in kinds for s in k.sums(b)], pt)
+    out = [k.predict(q, b, data, pt) for k, b in kinds]
+    f = pytensor.function(list(sym.values()), out, mode="FAST_COMPILE")
+    for (k, _), got in zip(kinds, f(twh, share, mining), strict=True):
+        np.testing.assert_allclose(got, alone[k.name], atol=1e-10)

@@ -24,6 +24,7 @@ from nowcast.datasets import bundled_data_dir, ingest_dir
 from nowcast.model import equations as eq
 from nowcast.model.build import build_model
 from nowcast.model.data import ModelData, prepare
+from nowcast.model.derived import unit_electricity
 from nowcast.model.spec import load_spec
 from nowcast.panel import build_panel
 from nowcast.store import Store
@@ -133,7 +134,8 @@ def test_mining_energy_below_consumption_of_the_regions(real_prior):
     """Mining cannot draw more electricity than the regions consume, nor (a real constraint,
     the first is the model's accounting) more than everything else in Russia together."""
     mining = _mining_twh(real_prior)
-    elec = real_prior.tree["prior"]["electricity_twh"].stack(sample=("chain", "draw"))
+    grids = unit_electricity(real_prior.tree["prior"].to_dataset())
+    elec = grids["electricity_twh"].stack(sample=("chain", "draw"))
     total = elec.sum(REGION).transpose("sample", MONTH).values
     assert (mining < total).all()
     # mining above half of all consumption would mean it out-draws the rest of the economy

@@ -22,6 +22,7 @@ import pytest
 
 from nowcast.datasets import ingest_dir
 from nowcast.fit import fit, inflow_summary
+from nowcast.model.derived import unit_electricity, unit_electricity_twh
 from nowcast.model.spec import Sampler, load_spec
 from nowcast.panel import build_panel
 from nowcast.simulate import simulate
@@ -257,10 +258,10 @@ def test_pooling_narrows_a_region_with_two_figures_and_still_covers(real_availab
     assert two, counts
     region = two[0]
     i = res.data.regions.index(region)
-    truth = sim.parameters["electricity_twh"][i]
+    truth = unit_electricity_twh(sim.parameters, res.data.months)[0][i]
 
     def interval(r):
-        twh = r.tree["posterior"]["electricity_twh"].sel(region=region)
+        twh = unit_electricity(r.tree["posterior"].to_dataset(), [region])["electricity_twh"]
         lo, hi = twh.quantile([0.05, 0.95], ("chain", "draw")).values
         return lo, hi
 
