@@ -175,6 +175,7 @@ def _sample(
                 chains=s.chains,
                 seed=s.seed,
                 target_accept=s.target_accept,
+                adaptation=s.adaptation,
                 progress_bar=progress,
                 cores=cores,
             )
@@ -421,6 +422,7 @@ def fit(
             "tune": s.tune,
             "chains": s.chains,
             "target_accept": s.target_accept,
+            "adaptation": s.adaptation,
             "seed": s.seed,
             # recorded so that diagnostics of a saved run never need the model rebuilt
             FREE_VARIABLES: json.dumps(_free_names(model)),

@@ -425,6 +425,7 @@ def _update_nowcast(
             tune=int(prev.attrs.get("tune", spec.sampler.tune)),
             chains=int(prev.attrs.get("chains", spec.sampler.chains)),
             target_accept=float(prev.attrs.get("target_accept", spec.sampler.target_accept)),
+            adaptation=str(prev.attrs.get("adaptation", spec.sampler.adaptation)),
             seed=seed,
         )
         fitted: FitResult = fit(panel, spec, sampler=sampler, prior_draws=_prior_draws(prev))

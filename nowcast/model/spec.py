@@ -88,6 +88,10 @@ class Sampler(_Frozen):
     chains: int = Field(4, ge=1)
     target_accept: float = Field(0.95, gt=0.5, lt=1.0)
     seed: int = 20261125
+    # nutpie's mass matrix adaptation: "draw_diag" estimates it from the draws' variances (as
+    # Stan does), "diag" from draws and gradients (nutpie's default, faster to adapt). With the
+    # regional hierarchy "diag" left one chain of four stuck on four of nine seeds (R-hat 1.5-1.6)
+    adaptation: Literal["diag", "draw_diag"] = "draw_diag"
 
 
 class Thresholds(_Frozen):
