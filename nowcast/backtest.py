@@ -361,7 +361,8 @@ class _Draws(dict):
         from nowcast.model.build import prior
 
         if name == "electricity_twh":
-            # not kept as draws: rebuilt from the parameters it is made of
+            # not kept as draws: rebuilt from the parameters it is made of (a scalar is kept
+            # here as (sample, 1); the rebuild wants it per sample)
             parts = {p: self[p] if p != derived.YEAR_SD else self[p][:, 0] for p in derived.PARTS}
             self[name] = derived.unit_electricity_twh(parts, self.months)[0]
             return self[name]

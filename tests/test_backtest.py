@@ -216,6 +216,34 @@ def test_an_error_scale_the_origin_never_saw_is_drawn_from_its_prior():
     assert p.dist in {"HalfNormal", "LogNormal", "Exponential", "TruncatedNormal"}
 
 
+def test_later_regional_figures_are_scored_on_consumption_rebuilt_from_the_draws(
+    tmp_path_factory,
+):
+    """A fit keeps no (unit, month) consumption; the backtest's scores of regional figures
+    published after an origin read it rebuilt from the kept parameters, which must give the
+    model's own predictions of the fitted figures."""
+    from test_report import fitted_run
+
+    from nowcast.backtest import _Draws
+    from nowcast.fit import load_run
+    from nowcast.model.data import prepare
+    from nowcast.model.evidence import REGISTRY
+    from nowcast.model.spec import spec_of
+
+    tree = load_run(fitted_run(tmp_path_factory))
+    spec = spec_of(tree)
+    post = tree["posterior"].to_dataset().stack(sample=("chain", "draw"))
+    data = prepare(tree["panel"].to_dataset(), spec)
+    q = _Draws(post, data, spec, seed=1)
+    assert "electricity_twh" not in post
+    kind = REGISTRY["electricity_yoy"]
+    block = data.blocks[kind.name]
+    assert block.n
+    got = kind.predict(q, block, data, np)
+    kept = post[kind.predicted_name].transpose("sample", ...).values
+    np.testing.assert_allclose(got, kept, rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize(
     "day, period",
     [

@@ -193,7 +193,7 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
         mining_twh = eq.mining_electricity_twh(power, hours)
         mining_twh = pm.Deterministic("mining_electricity_twh", mining_twh, dims=MONTH)
         # (unit, month) grids are not kept as draws (half a GB for a default fit, measured):
-        # report.summaries.regional_electricity rebuilds them from the kept parameters
+        # nowcast.model.derived rebuilds them from the kept parameters
         elec = eq.regional_electricity_twh(base, region_share, mining_twh)
 
         # --- the hidden inflow

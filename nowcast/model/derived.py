@@ -1,7 +1,7 @@
 """Quantities of a fitted model rebuilt from its kept draws, through the model's own equations.
 
 A default fit has 30 units x 120 months; keeping consumption and its baseline by (unit, month)
-as draws took half a GB and a tenth of the fit's time (measured), so the model keeps the
+as draws took half a GB and a second of post-processing (measured), so the model keeps the
 parameters they are made of (each unit's level, growth and seasonal amplitude, the demand
 effect of each year, the mining shares and mining's electricity) and readers rebuild the grids
 here: the charts, notebooks, backtests' scores of later figures, tests and benchmarks.
