@@ -367,7 +367,7 @@ class AreaSum:
 def sum_areas(q: Mapping[str, Array], s: AreaSum, xp: Any) -> Array:
     """The sums ``s`` of the latents ``q``: as ``gather_area_sums`` left them in ``q``, or
     computed from the grid itself (NumPy readers of a saved run)."""
-    got = q.get(s.key) if isinstance(q, dict) else None
+    got = q.get(s.key)
     if got is not None:
         return got
     return area_period_sums(GRIDS[s.grid](q, xp), s.units, s.weights, xp)
@@ -393,13 +393,17 @@ def gather_area_sums(q: dict, sums: list[AreaSum], xp: Any) -> None:
             q[s.key] = total[..., end - s.units.shape[0] : end]
 
 
-def _area_sums(grid: str) -> Callable[[Block], tuple[AreaSum]]:
-    """A kind whose figures are each one area's sum of ``grid`` over its period."""
-    return lambda block: (AreaSum(grid, block.units, block.weights),)
+def _sum_of_areas(grid: str) -> dict[str, Callable]:
+    """``predict`` and ``sums`` of a kind whose figures are each one area's sum of ``grid``
+    over its period: the prediction reads the sum the kind declares, so the two agree."""
 
+    def sums(block: Block) -> tuple[AreaSum]:
+        return (AreaSum(grid, block.units, block.weights),)
 
-def _area_predict(grid: str) -> Callable[[Mapping[str, Array], Block, ModelData, Any], Array]:
-    return lambda q, b, d, xp: sum_areas(q, AreaSum(grid, b.units, b.weights), xp)
+    def predict(q: Mapping[str, Array], block: Block, data: ModelData, xp: Any) -> Array:
+        return sum_areas(q, sums(block)[0], xp)
+
+    return {"predict": predict, "sums": sums}
 
 
 def _ruble_block(panel: xr.Dataset, view: PanelView, data: ModelData) -> Block:
@@ -597,8 +601,7 @@ register(
         label="regional electricity consumption",
         unit="TWh",
         select=_in_regions("electricity_consumption_mln_kwh"),
-        predict=_area_predict(ELECTRICITY_GRID),
-        sums=_area_sums(ELECTRICITY_GRID),
+        **_sum_of_areas(ELECTRICITY_GRID),
         observation=RELATIVE_ELECTRICITY,
         priors=("electricity_obs_rel_sd",),
         value_scale=MLN_KWH_TO_TWH,
@@ -628,8 +631,7 @@ register(
         unit="TWh",
         build=_areas_block("regional_consumption_mln_kwh", lambda x: x * MLN_KWH_TO_TWH),
         reads=lambda v: v.series == "regional_consumption_mln_kwh",
-        predict=_area_predict(ELECTRICITY_GRID),
-        sums=_area_sums(ELECTRICITY_GRID),
+        **_sum_of_areas(ELECTRICITY_GRID),
         observation=RELATIVE_ELECTRICITY,
         priors=("electricity_obs_rel_sd",),
         value_scale=MLN_KWH_TO_TWH,
@@ -666,8 +668,7 @@ register(
             "regional_consumption_mln_kwh_lower_bound", lambda x: x * MLN_KWH_TO_TWH
         ),
         reads=lambda v: v.series == "regional_consumption_mln_kwh_lower_bound",
-        predict=_area_predict(ELECTRICITY_GRID),
-        sums=_area_sums(ELECTRICITY_GRID),
+        **_sum_of_areas(ELECTRICITY_GRID),
         observation=ELECTRICITY_AT_LEAST,
         priors=("electricity_obs_rel_sd",),
         value_scale=MLN_KWH_TO_TWH,
@@ -683,8 +684,7 @@ register(
         unit="TWh",
         build=_areas_block("regional_mining_consumption_mln_kwh", lambda x: x * MLN_KWH_TO_TWH),
         reads=lambda v: v.series == "regional_mining_consumption_mln_kwh",
-        predict=_area_predict(MINING_GRID),
-        sums=_area_sums(MINING_GRID),
+        **_sum_of_areas(MINING_GRID),
         observation=ESTIMATE,
         priors=("estimate_log_sd",),
         value_scale=MLN_KWH_TO_TWH,
@@ -703,8 +703,7 @@ register(
             "regional_mining_consumption_mln_kwh_lower_bound", lambda x: x * MLN_KWH_TO_TWH
         ),
         reads=lambda v: v.series == "regional_mining_consumption_mln_kwh_lower_bound",
-        predict=_area_predict(MINING_GRID),
-        sums=_area_sums(MINING_GRID),
+        **_sum_of_areas(MINING_GRID),
         observation=ESTIMATE_AT_LEAST,
         priors=("estimate_log_sd",),
         value_scale=MLN_KWH_TO_TWH,
