@@ -194,7 +194,10 @@ def test_json_carries_metadata_headline_and_rows(tree, summary, report):
     data = json.loads(report.summary_json.read_text(encoding="utf-8"))
     meta = data["metadata"]
     assert "spec_json" not in meta
-    for key in ("data_as_of", "data_kind", "spec_hash", "nowcast_version", "sampler", "seed"):
+    # the sampler's settings, its mass matrix adaptation among them, travel with the run
+    assert tree.attrs["adaptation"] == "draw_diag"
+    keys = ("data_as_of", "data_kind", "spec_hash", "nowcast_version", "sampler", "seed")
+    for key in (*keys, "adaptation"):
         value = tree.attrs[key]
         assert meta[key] == (value.item() if isinstance(value, np.generic) else value), key
     assert len(data["rows"]) == len(summary)
