@@ -11,14 +11,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
 import pytest
 import xarray as xr
+from hypothesis import given, settings, strategies
 from scipy import stats
 
 from nowcast.constants import MONTH
 from nowcast.datasets import bundled_data_dir, ingest_dir
 from nowcast.fit import FORWARD_COMPILE, quiet_pymc
 from nowcast.forecast import Scenario, forecast
+from nowcast.model import equations as eq
 from nowcast.model.build import build_model
 from nowcast.model.data import prepare
 from nowcast.model.spec import Prior, load_spec
@@ -175,3 +178,35 @@ def test_key_rate_scenario_enters_the_ruble_equation(draws):
     np.testing.assert_allclose(ratio[:, 0], np.exp(0.05), rtol=1e-9)
     np.testing.assert_allclose(ratio[:, 1], 1.0, rtol=1e-9)
     assert np.all(hike["key_rate_pct"].values[:, 0] == last_rate + 5.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rho=strategies.floats(0.3, 0.999),
+    n=strategies.integers(1, 120),
+    start=strategies.floats(-3.0, 3.0),
+    seed=strategies.integers(0, 2**31 - 1),
+)
+def test_ar1_closed_form_is_the_recursion(rho, n, start, seed):
+    """The share walk's unrolled AR(1) (a cumulative sum) equals the month-by-month recursion
+    d_t = rho d_{t-1} + scale_t e_t, for one path (the model) and per draw (forecasts), in
+    NumPy and in the PyTensor graph."""
+    rng = np.random.default_rng(seed)
+    scales, shocks = rng.uniform(0.01, 0.5, n), rng.standard_normal(n)
+    expected, d = np.empty(n), start
+    for t in range(n):
+        d = rho * d + scales[t] * shocks[t]
+        expected[t] = d
+    got = eq.ar1_deviation_path(start, rho, scales, shocks, n, np)
+    np.testing.assert_allclose(got, expected, rtol=1e-9, atol=1e-12)
+    graph = eq.ar1_deviation_path(pt.as_tensor(start), pt.as_tensor(rho), scales, shocks, n, pt)
+    np.testing.assert_allclose(graph.eval(), expected, rtol=1e-9, atol=1e-12)
+    # per draw: a column of draws against months, the draws' own rho and starts
+    rhos, starts = np.array([rho, 0.5 * (rho + 0.3)]), np.array([start, -start])
+    both = eq.ar1_deviation_path(
+        starts, rhos, np.stack([scales] * 2), np.stack([shocks] * 2), n, np
+    )
+    np.testing.assert_allclose(both[0], expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        both[1], eq.ar1_deviation_path(-start, rhos[1], scales, shocks, n, np), rtol=1e-12
+    )
