@@ -105,9 +105,9 @@ def quiet_pymc():
         log.setLevel(level)
 
 
-# Draws evaluated by one call of a batched function: bounds its memory (the share walk's (n, n)
-# decay matrix is materialised per draw), while a call per chunk instead of per draw removes
-# the Python overhead that dominated (4000 calls of 50-100 interpreted ops each).
+# Draws evaluated by one call of a batched function: bounds its memory (every (unit, month)
+# grid is materialised per draw), while a call per chunk instead of per draw removes the
+# Python overhead that dominated (4000 calls of 50-100 interpreted ops each).
 BATCH_DRAWS = 250
 
 
