@@ -185,6 +185,38 @@ def test_a_lower_bound_is_the_probability_of_exceeding_it(real):
     assert default.blocks["mining_twh_areas"].labels["region"].tolist() == ["RU-DA"]
 
 
+def test_electricity_levels_have_a_student_t_error(real):
+    """The regional levels (and every relative electricity figure) are observed with a
+    Student-t error of ELECTRICITY_ERROR_NU degrees of freedom around the model's own sums,
+    scaled by the figure: a discordant figure costs a t tail, not a normal one."""
+    from scipy import stats
+
+    from nowcast.model.build import build_model
+    from nowcast.model.evidence import ELECTRICITY_ERROR_NU
+
+    panel, _ = real
+    spec = load_spec()
+    data = prepare(panel, spec)
+    model = build_model(spec, data)
+    rng = np.random.default_rng(5)
+    point = {k: v + 0.2 * rng.standard_normal(v.shape) for k, v in model.initial_point().items()}
+
+    def value(name):
+        out = model.replace_rvs_by_values([model[name]])[0]
+        return model.compile_fn(out, inputs=model.value_vars, on_unused_input="ignore")(point)
+
+    rel_sd = value("electricity_obs_rel_sd")
+    for kind in ("electricity_areas", "electricity_regional", "electricity_national"):
+        figures = data.blocks[kind].values
+        got = model.compile_logp(vars=[model[f"obs_{kind}"]], sum=False)(point)[0]
+        want = stats.t.logpdf(
+            figures, ELECTRICITY_ERROR_NU, loc=value(f"predicted_{kind}"), scale=rel_sd * figures
+        )
+        np.testing.assert_allclose(got, want, rtol=1e-9, err_msg=kind)
+        normal = stats.norm.logpdf(figures, loc=value(f"predicted_{kind}"), scale=rel_sd * figures)
+        assert not np.allclose(got, normal, rtol=1e-3)
+
+
 def test_one_gather_gives_every_kinds_own_sums(real):
     """The model evaluates every regional kind's sums with one gather per grid; each kind's
     prediction must be what it computes alone from the grid (dense sums as the reference)."""
