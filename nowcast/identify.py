@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import arviz as az
 import numpy as np
@@ -182,29 +183,47 @@ def sensitivity(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.Dat
     cols: dict[str, xr.Dataset] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # arviz warns about Pareto-k on weak components
-        cols["prior"] = az.psense(tree, var_names=names, group="prior")
+        cols["prior"] = _psense(tree, names, group="prior")
         for kind, terms in evidence_terms().items():
             use = [t for t in terms if t in present]
             if use:
-                cols[kind] = az.psense(
-                    tree, var_names=names, group="likelihood", group_var_names=use
-                )
+                cols[kind] = _psense(tree, names, group="likelihood", group_var_names=use)
     rows = []
     for v in names:
         row: dict[str, object] = {"variable": v}
         for k, ds in cols.items():
-            row[k] = float(np.nanmedian(np.asarray(ds[v])))
+            row[k] = np.nan if ds is None else float(np.nanmedian(np.asarray(ds[v])))
         rows.append(row)
     df = pd.DataFrame(rows)
     like = [c for c in df.columns if c not in ("variable", "prior")]
     strong_prior = df["prior"] > SENSITIVITY_THRESHOLD
     any_like = (df[like] > SENSITIVITY_THRESHOLD).any(axis=1)
     df["diagnosis"] = np.select(
-        [strong_prior & any_like, strong_prior & ~any_like],
-        ["prior-data conflict or prior still matters", "prior dominates: weak evidence"],
+        [df["prior"].isna(), strong_prior & any_like, strong_prior & ~any_like],
+        [
+            NOT_COMPUTED,
+            "prior-data conflict or prior still matters",
+            "prior dominates: weak evidence",
+        ],
         default="data dominate",
     )
     return df
+
+
+NOT_COMPUTED = "not computed: too few distinct draws"
+
+
+def _psense(tree: xr.DataTree, names: list[str], **kwargs: Any) -> xr.Dataset | None:
+    """arviz's power-scaling sensitivity of ``names`` to one component, or None when its
+    weights cannot be smoothed: arviz fits a generalized Pareto tail to them, and when the
+    draws repeat (an update's reweighted posterior is a resample, each draw copied by its
+    weight) the tail can be one value, where the fit is undefined."""
+    try:
+        return az.psense(tree, var_names=names, **kwargs)
+    except ValueError as exc:
+        if "tail values are the same" not in str(exc):
+            raise
+        return None
 
 
 def annual_inflow_interval(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:

@@ -86,7 +86,9 @@ class Sampler(_Frozen):
     draws: int = Field(1000, ge=10)
     tune: int = Field(1000, ge=10)
     chains: int = Field(4, ge=1)
-    target_accept: float = Field(0.95, gt=0.5, lt=1.0)
+    # the default spec's: a run, a backtest or an update with only draws, tuning steps or chains
+    # overridden then samples (and is identified) as the spec does
+    target_accept: float = Field(0.92, gt=0.5, lt=1.0)
     seed: int = 20261125
     # nutpie's mass matrix adaptation: "draw_diag" estimates it from the draws' variances (as
     # Stan does), "diag" from draws and gradients (nutpie's default, faster to adapt). With the

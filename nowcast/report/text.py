@@ -191,7 +191,13 @@ def _bill_and_revenue_paragraph(
 def _sensitivity_paragraphs(st: pd.DataFrame) -> list[str]:
     paras = []
     like = [c for c in st.columns if c not in ("prior", "diagnosis", "size")]
-    if "hidden_inflow_usd" in st.index and like:
+    if "hidden_inflow_usd" in st.index and np.isnan(float(st.loc["hidden_inflow_usd", "prior"])):
+        paras.append(
+            "Power-scaling sensitivity could not be computed for these draws: too few of them are"
+            " distinct (an update's reweighted posterior repeats draws by their weights), so the"
+            " smoothed power-scaling weights are undefined. The last full fit's report has it."
+        )
+    elif "hidden_inflow_usd" in st.index and like:
         row = st.loc["hidden_inflow_usd"]
         ranked = sorted(like, key=lambda k: -float(row[k]))
         cut = SENSITIVITY_THRESHOLD

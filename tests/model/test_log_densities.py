@@ -153,3 +153,27 @@ def test_derived_quantities_equal_pymc_per_draw(draws):
         # sum (``evidence.area_period_sums``), so summation order moves its last digits
         np.testing.assert_allclose(new[name].values, ref[name].values, rtol=1e-10, atol=0)
     assert float(new["hidden_inflow_usd"].std()) > 0
+
+
+def test_sensitivity_of_repeated_draws_says_it_is_not_computed(both):
+    """An update's reweighted posterior is a resample: with few distinct draws arviz cannot
+    smooth the power-scaling weights. The table then says so instead of failing the update
+    (or showing a number it could not compute)."""
+    from nowcast.identify import NOT_COMPUTED
+
+    new, _ = both
+    names = ["share_ar_rho", "hidden_inflow_usd"]
+    # three distinct draws copied over every chain and draw, as a heavy-weighted resample
+    pick = np.arange(CHAINS * DRAWS) % 3
+    repeated = new.copy()
+    for group in ("posterior", "log_likelihood", "log_prior"):
+        ds = new[group].to_dataset().stack(sample=(CHAIN, DRAW))
+        ds = (
+            ds.isel(sample=pick)
+            .drop_vars(["sample", CHAIN, DRAW])
+            .assign_coords(sample=ds["sample"])
+        )
+        repeated[group] = xr.DataTree(ds.unstack("sample"))
+    table = sensitivity(repeated, names).set_index("variable")
+    assert table["prior"].isna().all()
+    assert (table["diagnosis"] == NOT_COMPUTED).all()

