@@ -32,35 +32,21 @@
 # run) and the same model without the inflow in the ruble equation.
 
 # %%
-import io
 import tempfile
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from IPython.display import Image, display  # noqa: E402
-
-from nowcast import pipeline  # noqa: E402
-from nowcast.errors import NowcastError  # noqa: E402
-from nowcast.fit import inflow_summary, load_run, read_diagnostics  # noqa: E402
-from nowcast.forecast import forecast, load_scenario, summarise  # noqa: E402
-from nowcast.identify import DATA_SAY, PARTLY, narrowing  # noqa: E402
-from nowcast.intervals import interval_summary  # noqa: E402
-from nowcast.model.spec import spec_of  # noqa: E402
-from nowcast.notebooks import current_run, notebook_mode  # noqa: E402
-
-
-def show(fig) -> None:
-    """Show a figure as a PNG (the Agg backend draws nothing on screen by itself), then close it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue()))
-
+from nowcast import pipeline
+from nowcast.errors import NowcastError
+from nowcast.fit import inflow_summary, load_run, read_diagnostics
+from nowcast.forecast import forecast, load_scenario, summarise
+from nowcast.identify import DATA_SAY, PARTLY, narrowing
+from nowcast.intervals import interval_summary
+from nowcast.model.spec import spec_of
+from nowcast.notebooks import current_run, notebook_mode
 
 mode = notebook_mode()
 print(mode.banner())
@@ -154,7 +140,7 @@ ax.set_xlabel("month")
 ax.set_ylabel("RUB per USD, monthly mean")
 ax.legend(loc="upper left", fontsize=8)
 fig.tight_layout()
-show(fig)
+plt.show()
 
 # %%
 fig, ax = plt.subplots(figsize=(9, 4))
@@ -167,7 +153,7 @@ ax.set_ylabel("USD million per month")
 ax.set_ylim(bottom=0)
 ax.legend(loc="upper left", fontsize=8, ncol=2)
 fig.tight_layout()
-show(fig)
+plt.show()
 
 # %%
 end = rub_fc.index[-1]
@@ -313,7 +299,7 @@ axes[1].set_title("USD/RUB: scenario minus baseline")
 axes[1].set_ylabel("RUB per USD (positive: weaker ruble)")
 fig.suptitle("Scenario effects, paired draw by draw (real data)")
 fig.tight_layout()
-show(fig)
+plt.show()
 
 # %%
 for driver, diffs in effects.items():
@@ -509,7 +495,7 @@ ax.set_ylabel("RUB per USD")
 ax.legend(fontsize=8)
 fig.suptitle("What the hidden inflow changes in the ruble forecast (real data)")
 fig.tight_layout()
-show(fig)
+plt.show()
 
 # %% [markdown]
 # ## Versions this notebook ran with

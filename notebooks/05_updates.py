@@ -44,39 +44,26 @@
 
 # %%
 import importlib.metadata as md
-import io
 import json
 import shutil
 import textwrap
 
-import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from IPython.display import Image, display  # noqa: E402
-
-from nowcast import pipeline, replay  # noqa: E402
-from nowcast.model.spec import load_spec  # noqa: E402
-from nowcast.notebooks import notebook_mode  # noqa: E402
-from nowcast.reweight import PARETO_K_MAX  # noqa: E402
-from nowcast.store import Store  # noqa: E402
-from nowcast.update import REVISION_FILE, UPDATE_FILE, Incoming, update  # noqa: E402
+from nowcast import pipeline, replay
+from nowcast.model.spec import load_spec
+from nowcast.notebooks import notebook_mode
+from nowcast.reweight import PARETO_K_MAX
+from nowcast.store import Store
+from nowcast.update import REVISION_FILE, UPDATE_FILE, Incoming, update
 
 mode = notebook_mode()
 print(mode.banner())
 pd.set_option("display.width", 120)
 pd.set_option("display.max_colwidth", 70)
 MILLION = 1e6
-
-
-def show(fig) -> None:
-    """Show a figure as a PNG (the Agg backend draws nothing on screen by itself), then close it."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue()))
 
 
 # %% [markdown]
@@ -329,7 +316,7 @@ ax.set_ylabel("USD million per month")
 ax.set_title(f"Hidden mining inflow of {MONTH} across vintages (real data)")
 ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
 fig.tight_layout()
-show(fig)
+plt.show()
 
 # %% [markdown]
 # ## 7. The news: what moved the latest month
@@ -402,7 +389,7 @@ for row, (i, (name, result)) in zip(axes, enumerate(results, start=1), strict=Tr
         ax.set_xlabel(f"change of the {what}, USD million per month", fontsize=8)
 fig.suptitle("News: what moved the latest month's hidden inflow (real data)", fontsize=11)
 fig.tight_layout()
-show(fig)
+plt.show()
 
 # %% [markdown]
 # ## 8. The facts this notebook found

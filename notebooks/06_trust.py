@@ -61,16 +61,11 @@ print(mode.banner())
 
 # %%
 import importlib.metadata as md  # noqa: E402
-import io  # noqa: E402
 import logging  # noqa: E402
 
-import matplotlib  # noqa: E402
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from IPython.display import Image, display  # noqa: E402
 
 from nowcast.backtest import (  # noqa: E402
     MODEL,
@@ -101,14 +96,6 @@ ensure_data(mode)  # the bundled real data, into the notebook's store
 spec = load_spec("default")
 LEVELS = [round(100 * p) for p in COVERAGE_PROBS]  # central intervals scored: 50, 80, 90, 95%
 FIGURE_LEVEL = round(100 * FIGURE_PROB)  # published figures are judged by their 90% interval
-
-
-def show(fig) -> None:
-    """Show a chart in the notebook as a PNG (the Agg backend draws nothing by itself)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    display(Image(buffer.getvalue()))
 
 
 # how much evidence this notebook asks for before it reads a verdict as one
@@ -318,7 +305,7 @@ fig.suptitle(
     f" ({len(run.origins)} origins, {plan.start:%Y-%m} to {plan.end:%Y-%m})"
 )
 fig.tight_layout()
-show(fig)
+plt.show()
 
 # %% [markdown]
 # What the forecasts looked like: for the shortest horizon, the realised monthly mean against
@@ -345,7 +332,7 @@ ax.set_xlabel("target month")
 ax.set_ylabel("USD/RUB monthly mean (RUB per USD)")
 ax.set_title(f"USD/RUB {h0} month(s) ahead, REAL data: forecasts and outcomes")
 ax.legend(fontsize=8)
-show(fig)
+plt.show()
 
 # %% [markdown]
 # ## 2. Published figures before they were published (real data)
@@ -401,7 +388,7 @@ if len(figs):
     axes[1].legend(fontsize=8)
     fig.suptitle("Published figures before publication, REAL data")
     fig.tight_layout()
-    show(fig)
+    plt.show()
 
 # %% [markdown]
 # All interval levels at once: for the USD/RUB forecasts of each forecaster and for the
@@ -422,7 +409,7 @@ ax.set_xlabel("nominal level of the central interval (%)")
 ax.set_ylabel("outcomes inside the interval (%)")
 ax.set_title("Interval coverage against nominal, REAL data")
 ax.legend(fontsize=8)
-show(fig)
+plt.show()
 
 # %% [markdown]
 # The backtest's own page (the one `nowcast backtest` writes, with PIT histograms, the figures
@@ -514,7 +501,7 @@ if len(uni):
         ax.set_visible(False)
     fig.suptitle(f"SIMULATED data: rank histograms over {int(uni['datasets'].max())} datasets")
     fig.tight_layout()
-    show(fig)
+    plt.show()
 
 # %%
 page = write_calibration_report(sbc)
