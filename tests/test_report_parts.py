@@ -308,3 +308,18 @@ def test_a_region_panel_draws_a_figure_outside_its_predictive_interval(tmp_path_
             if line.get_gid() == "published figure" and line.get_color() == ALERT_COLOUR
         ]
         assert len(dots) == 1
+
+
+def test_sensitivity_text_says_when_it_could_not_be_computed():
+    """An update's resampled posterior can leave power-scaling sensitivity undefined: the
+    report says so in words, never prints a NaN as if it were a sensitivity."""
+    from nowcast.identify import NOT_COMPUTED
+    from nowcast.report.text import _sensitivity_paragraphs
+
+    table = pd.DataFrame(
+        {"prior": [np.nan], "electricity": [np.nan], "diagnosis": [NOT_COMPUTED]},
+        index=pd.Index(["hidden_inflow_usd"], name="variable"),
+    )
+    text = " ".join(_sensitivity_paragraphs(table))
+    assert "could not be computed" in text
+    assert "nan" not in text.lower()

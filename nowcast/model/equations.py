@@ -91,7 +91,8 @@ def ar1_deviation_path(
     gradient). It is exact while rho^-n stays finite, rho above 1e-6 for 47 months (the
     longest stretch of the default window) and above 0.003 for 120; the share's Beta prior
     keeps rho above 0.5. Rounding: each term is added at its own magnitude, so d_t carries
-    the relative error of a sum of t terms, as the matrix form does (tests compare both)."""
+    the relative error of a sum of t terms, as the matrix form did (a test checks it against
+    the month-by-month recursion)."""
     import numpy as np
 
     steps = np.arange(1, n + 1)
