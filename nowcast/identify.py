@@ -198,8 +198,10 @@ def sensitivity(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.Dat
     like = [c for c in df.columns if c not in ("variable", "prior")]
     strong_prior = df["prior"] > SENSITIVITY_THRESHOLD
     any_like = (df[like] > SENSITIVITY_THRESHOLD).any(axis=1)
+    # a component left uncomputed could be the one that moves the posterior: no diagnosis
+    missing = df[["prior", *like]].isna().any(axis=1)
     df["diagnosis"] = np.select(
-        [df["prior"].isna(), strong_prior & any_like, strong_prior & ~any_like],
+        [missing, strong_prior & any_like, strong_prior & ~any_like],
         [
             NOT_COMPUTED,
             "prior-data conflict or prior still matters",
