@@ -12,9 +12,9 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from dataclasses import dataclass
 
-import arviz as az
+import arviz  # noqa: F401  (registers xarray's .azstats accessor: power_scale_lw)
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -179,20 +179,21 @@ def sensitivity(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.Dat
     component is scaled: a sensitive prior with insensitive likelihoods means the data say
     little about the variable."""
     names = var_names or [*_scalar_params(tree), *[v for v in LATENT if v in tree["posterior"]]]
-    present = set(tree["log_likelihood"].to_dataset().data_vars)
-    cols: dict[str, xr.Dataset] = {}
+    ll = tree["log_likelihood"].to_dataset()
+    quantities = SortedDraws.of(tree["posterior"].to_dataset(), names)
+    cols: dict[str, dict[str, np.ndarray] | None] = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # arviz warns about Pareto-k on weak components
-        cols["prior"] = _psense(tree, names, group="prior")
+        cols["prior"] = quantities.sensitivity(_power_scaling_weights(tree["log_prior"]))
         for kind, terms in evidence_terms().items():
-            use = [t for t in terms if t in present]
+            use = [t for t in terms if t in ll.data_vars]
             if use:
-                cols[kind] = _psense(tree, names, group="likelihood", group_var_names=use)
+                cols[kind] = quantities.sensitivity(_power_scaling_weights(ll[use]))
     rows = []
     for v in names:
         row: dict[str, object] = {"variable": v}
-        for k, ds in cols.items():
-            row[k] = np.nan if ds is None else float(np.nanmedian(np.asarray(ds[v])))
+        for k, values in cols.items():
+            row[k] = np.nan if values is None else float(np.nanmedian(values[v]))
         rows.append(row)
     df = pd.DataFrame(rows)
     like = [c for c in df.columns if c not in ("variable", "prior")]
@@ -213,19 +214,130 @@ def sensitivity(tree: xr.DataTree, var_names: list[str] | None = None) -> pd.Dat
 
 
 NOT_COMPUTED = "not computed: too few distinct draws"
+POWER_SCALING_ALPHAS = (0.99, 1.01)  # arviz's psense default
 
 
-def _psense(tree: xr.DataTree, names: list[str], **kwargs: Any) -> xr.Dataset | None:
-    """arviz's power-scaling sensitivity of ``names`` to one component, or None when its
-    weights cannot be smoothed: arviz fits a generalized Pareto tail to them, and when the
-    draws repeat (an update's reweighted posterior is a resample, each draw copied by its
-    weight) the tail can be one value, where the fit is undefined."""
-    try:
-        return az.psense(tree, var_names=names, **kwargs)
-    except ValueError as exc:
-        if "tail values are the same" not in str(exc):
-            raise
-        return None
+def _power_scaling_weights(
+    group: xr.DataTree | xr.Dataset,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Normalised importance weights (chain-major flat draws) of the posterior with one
+    component, the sum of ``group``'s log densities, power-scaled by each of
+    ``POWER_SCALING_ALPHAS``: arviz's own Pareto-smoothed ``power_scale_lw``, as its psense
+    uses. None when they cannot be smoothed: arviz fits a generalized Pareto tail to them, and
+    when the draws repeat (an update's reweighted posterior is a resample, each draw copied by
+    its weight) the tail can be one value, where the fit is undefined."""
+    ds = group.to_dataset() if isinstance(group, xr.DataTree) else group
+    total = sum(
+        (da.sum([d for d in da.dims if d not in SAMPLE]) for da in ds.data_vars.values()),
+        start=xr.zeros_like(ds[CHAIN] * ds[DRAW], dtype=float),
+    ).transpose(*SAMPLE)
+    out = []
+    for alpha in POWER_SCALING_ALPHAS:
+        try:
+            lw = total.azstats.power_scale_lw(alpha=alpha, dim=list(SAMPLE))
+        except ValueError as exc:
+            if "tail values are the same" not in str(exc):
+                raise
+            return None
+        w = np.exp(np.asarray(lw.transpose(*SAMPLE).values, dtype=float).ravel())
+        out.append(w / w.sum())
+    return out[0], out[1]
+
+
+@dataclass
+class SortedDraws:
+    """Every element of some posterior quantities, its draws sorted once: arviz's psense
+    sorts each element's draws again for every component and sign (4 sorts x 8 components
+    x 500 elements took 3-4 s of every run and update) and recomputes what does not depend
+    on the weights; the cumulative Jensen-Shannon distances here are arviz's ``_cjs_dist``
+    for all elements at once, with those parts computed once."""
+
+    names: list[str]
+    shapes: list[tuple[int, ...]]
+    order: np.ndarray  # (element, draw): the flat draw behind each sorted value
+    # per sign (the quantity, its negation): bin widths between sorted draws (element, bin),
+    # the same times the unweighted ECDF, and the parts of the distance that need no weights
+    binwidth: tuple[np.ndarray, np.ndarray]
+    binwidth_p: tuple[np.ndarray, np.ndarray]
+    p_int: tuple[np.ndarray, np.ndarray]
+    p_log_p: tuple[np.ndarray, np.ndarray]
+
+    @classmethod
+    def of(cls, posterior: xr.Dataset, names: list[str]) -> SortedDraws:
+        rows, shapes = [], []
+        for name in names:
+            flat = flat_draws(posterior, [name])[name]
+            shapes.append(flat.shape[1:])
+            rows.append(flat.reshape(flat.shape[0], -1).T)
+        values = np.concatenate(rows, axis=0)
+        order = np.argsort(values, axis=1)
+        up = np.diff(np.take_along_axis(values, order, axis=1), axis=1)
+        # the negation sorts in reverse: its bins are the same widths, reversed
+        widths = (up, np.ascontiguousarray(up[:, ::-1]))
+        cdf_p = _ecdf(values.shape[1])
+        log_p = np.log2(cdf_p)
+        with_p = tuple(w * cdf_p for w in widths)
+        return cls(
+            names,
+            shapes,
+            order,
+            widths,
+            with_p,
+            tuple(w.sum(axis=1) for w in with_p),
+            tuple(w @ log_p for w in with_p),
+        )
+
+    def sensitivity(
+        self, weights: tuple[np.ndarray, np.ndarray] | None
+    ) -> dict[str, np.ndarray] | None:
+        """Each quantity's power-scaling sensitivity (per element, its shape) to the component
+        whose power-scaled weights are ``weights``: the finite-difference derivative of the
+        larger of the CJS distances of the quantity and of its negation, as arviz's
+        ``power_scale_sense`` computes it."""
+        if weights is None:
+            return None
+        grads = []
+        for w, alpha in zip(weights, POWER_SCALING_ALPHAS, strict=True):
+            ws = w[self.order]
+            cjs = [self._cjs(sign, ws if sign == 0 else ws[:, ::-1]) for sign in (0, 1)]
+            grads.append(np.maximum(*cjs) / np.log2(alpha))
+        per_element = (grads[1] - grads[0]) / 2
+        out, start = {}, 0
+        for name, shape in zip(self.names, self.shapes, strict=True):
+            size = int(np.prod(shape, dtype=int))
+            out[name] = per_element[start : start + size].reshape(shape)
+            start += size
+        return out
+
+    def _cjs(self, sign: int, weights: np.ndarray) -> np.ndarray:
+        """arviz's ``_cjs_dist`` of each element (rows of ``weights``, in sorted order). Ties
+        weigh nothing (their bin has width 0), so their order does not matter."""
+        n = weights.shape[1]
+        cdf_p = _ecdf(n)
+        cdf_q = np.cumsum(weights, axis=1)[:, :-1]
+        cdf_q /= weights.sum(axis=1, keepdims=True)
+        width, with_p = self.binwidth[sign], self.binwidth_p[sign]
+        with_q = width * cdf_q
+        q_int = with_q.sum(axis=1)
+        p_int = self.p_int[sign]
+        log_q = np.zeros_like(cdf_q)
+        np.log2(cdf_q, out=log_q, where=cdf_q != 0)
+        mid = cdf_q + cdf_p
+        mid *= 0.5
+        np.log2(mid, out=mid, where=mid != 0)  # cdf_p > 0: mid is never 0
+        half_ln2 = 0.5 / np.log(2)
+        pq = self.p_log_p[sign] - np.einsum("ij,ij->i", with_p, mid) + half_ln2 * (q_int - p_int)
+        qp = (
+            np.einsum("ij,ij->i", with_q, log_q)
+            - np.einsum("ij,ij->i", with_q, mid)
+            + half_ln2 * (p_int - q_int)
+        )
+        return np.sqrt((np.maximum(pq, 0) + np.maximum(qp, 0)) / (p_int + q_int))
+
+
+def _ecdf(n: int) -> np.ndarray:
+    """The unweighted ECDF between n sorted draws, as arviz's ``_cjs_dist`` takes it."""
+    return np.linspace(1 / n, 1 - 1 / n, n - 1)
 
 
 def annual_inflow_interval(tree: xr.DataTree, prob: float = 0.9) -> pd.DataFrame:

@@ -177,3 +177,39 @@ def test_sensitivity_of_repeated_draws_says_it_is_not_computed(both):
     table = sensitivity(repeated, names).set_index("variable")
     assert table["prior"].isna().all()
     assert (table["diagnosis"] == NOT_COMPUTED).all()
+
+
+@pytest.mark.parametrize("distinct", [None, 40])
+def test_power_scaling_sensitivity_equals_arviz_psense(both, distinct):
+    """``sensitivity`` sorts each quantity's draws once for every component (arviz's psense
+    sorts them again per component and sign): per element, to the prior and to each kind of
+    evidence, it must give what ``arviz.psense`` gives, also when draws repeat (a resample)."""
+    import arviz as az
+
+    from nowcast.identify import SortedDraws, _power_scaling_weights, evidence_terms
+
+    tree = both[0].copy()  # the fixture is shared: a copy to resample
+    if distinct is not None:  # a resample: 40 distinct draws, each copied three times
+        pick = np.arange(CHAINS * DRAWS) % distinct
+        for group in ("posterior", "log_likelihood", "log_prior"):
+            ds = tree[group].to_dataset().stack(sample=(CHAIN, DRAW))
+            picked = ds.isel(sample=pick).drop_vars(["sample", CHAIN, DRAW])
+            tree[group] = xr.DataTree(picked.assign_coords(sample=ds["sample"]).unstack("sample"))
+    names = ["share_ar_rho", "ruble_scale", "hashrate_share", "hidden_inflow_usd"]
+    draws = SortedDraws.of(tree["posterior"].to_dataset(), names)
+    ll = tree["log_likelihood"].to_dataset()
+    components = {"prior": ({"group": "prior"}, tree["log_prior"])}
+    for kind, terms in evidence_terms().items():
+        use = [t for t in terms if t in ll.data_vars]
+        if use:
+            components[kind] = ({"group": "likelihood", "group_var_names": use}, ll[use])
+    assert len(components) >= 4
+    for kind, (kwargs, group) in components.items():
+        ours = draws.sensitivity(_power_scaling_weights(group))
+        theirs = az.psense(tree, var_names=names, **kwargs)
+        for name in names:
+            expected = np.asarray(theirs[name])
+            assert ours[name].shape == expected.shape, (kind, name)
+            np.testing.assert_allclose(ours[name], expected, rtol=1e-8, atol=1e-12)
+        # a component that moves nothing would pass a comparison of zeros
+        assert max(float(np.max(ours[n])) for n in names) > 1e-4, kind
