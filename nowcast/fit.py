@@ -27,7 +27,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from nowcast import __version__
+from nowcast import __version__, fncache
 from nowcast.compiled import CompileInfo, compile_model
 from nowcast.constants import CHAIN, DRAW
 from nowcast.errors import NowcastError
@@ -111,23 +111,32 @@ def quiet_pymc():
 BATCH_DRAWS = 250
 
 
-def batched_function(inputs: list, outputs: list):
+def batched_function(inputs: list, outputs: list, *, cache: bool = True):
     """Compile ``outputs`` (graphs of one draw's ``inputs``) vectorised over a leading sample
     axis: one call evaluates a whole chunk of draws. Returns ``f(*arrays) -> list of arrays``,
-    each with the sample axis first."""
+    each with the sample axis first. ``cache``: keep the compiled function on disk for a
+    later process computing the same graph (``nowcast.fncache``); a caller whose graph holds
+    data seen once (an update's new model) saves the cost of storing it."""
     import pytensor
     import pytensor.tensor as pt
     from pytensor.compile.mode import get_mode
     from pytensor.graph.replace import vectorize_graph
 
-    batch = [
-        pt.tensor(name=f"{v.name}_batch", shape=(None, *v.type.shape), dtype=v.type.dtype)
-        for v in inputs
-    ]
-    vec = vectorize_graph(outputs, replace=dict(zip(inputs, batch, strict=True)))
-    fn = pytensor.function(
-        batch, vec, on_unused_input="ignore", mode=get_mode(FORWARD_COMPILE["mode"])
-    )
+    def build():
+        batch = [
+            pt.tensor(name=f"{v.name}_batch", shape=(None, *v.type.shape), dtype=v.type.dtype)
+            for v in inputs
+        ]
+        vec = vectorize_graph(outputs, replace=dict(zip(inputs, batch, strict=True)))
+        return pytensor.function(
+            batch, vec, on_unused_input="ignore", mode=get_mode(FORWARD_COMPILE["mode"])
+        )
+
+    # a warm run evaluates the graphs the previous run compiled: vectorising and rewriting
+    # them again is most of the cost (fncache keeps the compiled function on disk)
+    signature = ("batched", FORWARD_COMPILE, [(v.name, str(v.type)) for v in inputs])
+    digest = fncache.graph_digest(outputs, signature) if cache else None
+    fn, _ = fncache.cached(digest, build)
 
     def call(*arrays: np.ndarray) -> list[np.ndarray]:
         n = arrays[0].shape[0]
@@ -274,10 +283,12 @@ def draws_evaluator(
     deterministics: bool = True,
     log_likelihood: bool = True,
     log_prior: bool = False,
+    cache: bool = True,
 ):
     """A function from draws of ``model``'s free variables (name -> array with the draws
     first, constrained scale) to ``DrawValues``, compiled once and vectorised over draws:
-    evaluate as many sets of draws (posterior, prior) as needed for one compile."""
+    evaluate as many sets of draws (posterior, prior) as needed for one compile. ``cache``:
+    as ``batched_function``'s."""
     from pymc.model.transform.conditioning import remove_value_transforms
 
     plain = remove_value_transforms(model)
@@ -290,7 +301,7 @@ def draws_evaluator(
     )
     ll = densities[: len(observed)]
     lp = [t.sum() for t in densities[len(observed) :]]
-    fn = batched_function(inputs, [*dets, *ll, *lp])
+    fn = batched_function(inputs, [*dets, *ll, *lp], cache=cache)
 
     def evaluate(values: dict[str, np.ndarray]) -> DrawValues:
         arrays = [np.asarray(values[rv.name], dtype=float) for rv in free]

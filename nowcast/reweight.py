@@ -735,7 +735,8 @@ def fast_update(
     paths = extended_paths(prev, max(needed, len(new_months) + horizon), horizon, seed, saved_paths)
     rng = np.random.default_rng(seed + 7)
     carried = carry_forward(prev, model, new_months, paths.share_innovations, rng)
-    evaluate = draws_evaluator(model, log_prior=True)
+    # the new data make this graph new: kept on disk it would never be read again
+    evaluate = draws_evaluator(model, log_prior=True, cache=False)
     at_draws = evaluate(carried)
     dets, ll_new = at_draws.deterministics, at_draws.log_likelihood
     check_same_draws(prev, dets, data_new.months)
@@ -864,7 +865,7 @@ def backward_news(
     model_new = build_model(spec, data_new)
     free = [rv.name for rv in model_new.free_RVs]
     values = posterior_draws(tree, free)
-    at_draws = draws_evaluator(model_new, deterministics=False, log_prior=True)(values)
+    at_draws = draws_evaluator(model_new, deterministics=False, log_prior=True, cache=False)(values)
     ll_new = at_draws.log_likelihood
     retracted = _retract(values, prev)
     if retracted is None or spec.spec_hash() != spec_of(prev).spec_hash():
