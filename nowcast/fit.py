@@ -120,6 +120,7 @@ def batched_function(inputs: list, outputs: list, *, cache: bool = True):
     import pytensor
     import pytensor.tensor as pt
     from pytensor.compile.mode import get_mode
+    from pytensor.graph import rewrite_graph
     from pytensor.graph.replace import vectorize_graph
 
     def build():
@@ -127,7 +128,11 @@ def batched_function(inputs: list, outputs: list, *, cache: bool = True):
             pt.tensor(name=f"{v.name}_batch", shape=(None, *v.type.shape), dtype=v.type.dtype)
             for v in inputs
         ]
-        vec = vectorize_graph(outputs, replace=dict(zip(inputs, batch, strict=True)))
+        # canonicalised first: vectorising the raw graph spent a second inferring the static
+        # shapes of allocations the rewrite removes, and compiling the result costs less
+        # (measured on the default model: 2.9 s -> 1.9 s)
+        one = rewrite_graph(outputs, include=("canonicalize",))
+        vec = vectorize_graph(one, replace=dict(zip(inputs, batch, strict=True)))
         return pytensor.function(
             batch, vec, on_unused_input="ignore", mode=get_mode(FORWARD_COMPILE["mode"])
         )
