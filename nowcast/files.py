@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -29,3 +30,18 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
 def write_text(text: str, path: Path) -> Path:
     """UTF-8 text, atomically."""
     return write_atomic(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+class Pending:
+    """A write running in a background thread while the caller goes on (the netCDF library
+    leaves the interpreter free while it copies and writes). ``wait()`` returns what the write
+    returned once it is complete, or raises what it raised: wait before anything that takes
+    the file for written (a nowcast recorded as current)."""
+
+    def __init__(self, write: Callable[[], Path]) -> None:
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nowcast-write")
+        self._future = pool.submit(write)
+        pool.shutdown(wait=False)  # the thread ends with the write
+
+    def wait(self) -> Path:
+        return self._future.result()

@@ -31,7 +31,7 @@ from nowcast import __version__, fncache
 from nowcast.compiled import CompileInfo, compile_model
 from nowcast.constants import CHAIN, DRAW
 from nowcast.errors import NowcastError
-from nowcast.files import write_atomic, write_csv
+from nowcast.files import Pending, write_atomic, write_csv
 from nowcast.intervals import interval_summary
 from nowcast.model.build import build_model
 from nowcast.model.data import ModelData, prepare
@@ -546,12 +546,17 @@ def run_dir(store_dir: Path, tree: xr.DataTree) -> Path:
     return store_dir / "runs" / f"{stamp}_{tree.attrs['model']}_{tree.attrs['spec_hash'][:8]}"
 
 
-def save_run(result: FitResult, store_dir: Path) -> Path:
+def save_run(result: FitResult, store_dir: Path, pending: list[Pending] | None = None) -> Path:
     """Write ``posterior.nc`` and ``diagnostics.csv`` atomically (temporary file, then rename)
-    into a new run folder; returns the folder."""
+    into a new run folder; returns the folder. With ``pending``, the posterior (hundreds of
+    MB, seconds to write) is written in the background and its ``Pending`` appended: the
+    caller goes on with the forecasts and the report and waits before recording the run."""
     out = run_dir(store_dir, result.tree)
     out.mkdir(parents=True, exist_ok=True)
-    save_posterior(result.tree, out)
+    if pending is None:
+        save_posterior(result.tree, out)
+    else:
+        pending.append(Pending(lambda: save_posterior(result.tree, out)))
     diag = result.diagnostics.table.assign(
         divergences=result.diagnostics.divergences,
         min_bfmi=min(result.diagnostics.bfmi) if result.diagnostics.bfmi else np.nan,
@@ -581,9 +586,13 @@ def load_run(path: str | Path, spec: ModelSpec | None = None) -> xr.DataTree:
     return tree
 
 
-def load_run_groups(path: str | Path, groups: Sequence[str]) -> xr.DataTree:
-    """Only ``groups`` of a saved run (and its attributes): opening a netCDF group costs in
-    proportion to its variables, and an update needs four of the run's seven groups."""
+def load_run_groups(
+    path: str | Path, groups: Sequence[str], skip: Sequence[str] = ()
+) -> xr.DataTree:
+    """Only ``groups`` of a saved run (and its attributes), without the variables ``skip``:
+    opening a netCDF group costs in proportion to its variables, an update needs four of the
+    run's seven groups, and reading the largest variable a caller rebuilds anyway is time
+    lost."""
     path = Path(path)
     if path.is_dir():
         path = path / "posterior.nc"
@@ -592,7 +601,7 @@ def load_run_groups(path: str | Path, groups: Sequence[str]) -> xr.DataTree:
             attrs = dict(root.attrs)
         parts = {}
         for g in groups:
-            with xr.open_dataset(path, group=g, engine="h5netcdf") as ds:
+            with xr.open_dataset(path, group=g, engine="h5netcdf", drop_variables=list(skip)) as ds:
                 parts[f"/{g}"] = ds.load()
     except (OSError, ValueError) as exc:
         raise NowcastError(

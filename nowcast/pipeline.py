@@ -23,7 +23,7 @@ import xarray as xr
 from pydantic import ValidationError
 
 from nowcast.errors import NowcastError
-from nowcast.files import write_atomic, write_csv
+from nowcast.files import Pending, write_atomic, write_csv
 from nowcast.fit import Diagnostics, FitResult, load_run, save_run
 from nowcast.forecast import Scenario, forecast
 from nowcast.model.spec import ModelSpec, Sampler, load_spec
@@ -93,11 +93,18 @@ class FittedRun:
 
     result: FitResult
     path: Path
+    # the posterior still being written in the background (``fit_and_save(background=True)``)
+    pending: tuple[Pending, ...] = ()
 
     @property
     def tree(self) -> xr.DataTree:
         """The saved posterior."""
         return self.result.tree
+
+    def wait(self) -> None:
+        """Return once the run folder's posterior is written (raise what the write raised)."""
+        for write in self.pending:
+            write.wait()
 
     @property
     def diagnostics(self) -> Diagnostics:
@@ -293,15 +300,19 @@ def fit_and_save(
     sampler: Sampler | None = None,
     store_dir: str | Path | None = None,
     prior_draws: int = 500,
+    background: bool = False,
 ) -> FittedRun:
     """Fit ``spec`` (default: the default spec) to ``panel`` and save the run under
-    ``<store>/runs/``."""
+    ``<store>/runs/``. ``background``: the posterior is written while the caller goes on;
+    ``FittedRun.wait()`` before anything takes the run for saved."""
     from nowcast.fit import fit
 
     spec = spec or load_spec()
     result = fit(panel, spec, sampler=sampler, prior_draws=prior_draws)
     root = Path(store_dir) if store_dir is not None else default_store_dir()
-    return FittedRun(result, save_run(result, root))
+    pending: list[Pending] = []
+    path = save_run(result, root, pending if background else None)
+    return FittedRun(result, path, tuple(pending))
 
 
 def make_forecasts(
@@ -555,19 +566,23 @@ def run(
     notify(overview(panel, store_dir, spec))
     notify(plan_fit(panel, spec, sampler))
     notify(Step("fit", "sampling ..."))
+    # the posterior is written while the forecasts, identification and report are made
     fitted = fit_and_save(
-        panel, spec, sampler=sampler, store_dir=store_dir, prior_draws=prior_draws
+        panel, spec, sampler=sampler, store_dir=store_dir, prior_draws=prior_draws, background=True
     )
     notify(fitted)
-    result, forecasts = _finish(
-        fitted.tree,
-        fitted.path,
-        horizon,
-        scenario,
-        fitted.diagnostics,
-        notify,
-        history_of=(store_dir or default_store_dir()) if as_of is None else None,
-    )
+    try:
+        result, forecasts = _finish(
+            fitted.tree,
+            fitted.path,
+            horizon,
+            scenario,
+            fitted.diagnostics,
+            notify,
+            history_of=(store_dir or default_store_dir()) if as_of is None else None,
+        )
+    finally:
+        fitted.wait()
     if as_of is None:
         # the nowcast of everything stored becomes the current one, recorded last so that a
         # run folder is current only once complete (an --as-of run is a look back, not current)

@@ -29,7 +29,7 @@ import xarray as xr
 
 from nowcast.constants import DRAW, MONTH
 from nowcast.errors import NowcastError
-from nowcast.files import write_atomic, write_csv
+from nowcast.files import Pending, write_atomic, write_csv
 from nowcast.fit import flat_draws, save_posterior
 from nowcast.forecast import SAMPLE
 from nowcast.intervals import interval_summary
@@ -367,7 +367,11 @@ def _update_nowcast(
 
     t = time.perf_counter()
     prev_path = Path(str(current["run_path"]))
-    prev = load_run_groups(prev_path, ("posterior", "sample_stats", "panel", "prior"))
+    # the mining share by (region, month) is two thirds of the posterior's bytes: an update
+    # evaluates it again for the new window from the carried parameters, never reads it
+    prev = load_run_groups(
+        prev_path, ("posterior", "sample_stats", "panel", "prior"), skip=("region_share",)
+    )
     meta = _previous_meta(prev_path)
     prev_horizon = int(meta.get("horizon", DEFAULT_HORIZON))
     horizon = horizon or prev_horizon
@@ -383,6 +387,7 @@ def _update_nowcast(
     diagnostics = None
     continued = None
     model = values = None
+    writes: list[Pending] = []  # the new posterior, written in the background
     t = time.perf_counter()
     try:
         if refit:
@@ -409,7 +414,8 @@ def _update_nowcast(
             previous_run=str(prev_path),
         )
         folder = _new_run_folder(root, tree)
-        save_posterior(tree, folder)
+        # written while the news and the report are made; waited for before recording
+        writes.append(Pending(lambda: save_posterior(tree, folder)))
         # the draws are the last fit's, reweighted: its sampler diagnostics still describe them
         diagnostics = read_diagnostics(prev_path, spec) or diagnose(
             prev, spec, free_variables(prev)
@@ -431,7 +437,7 @@ def _update_nowcast(
         fitted: FitResult = fit(panel, spec, sampler=sampler, prior_draws=_prior_draws(prev))
         tree = fitted.tree
         tree.attrs.update(update_path="refit", refit_reason=why.reason, previous_run=str(prev_path))
-        folder = save_run(fitted, root)
+        folder = save_run(fitted, root, writes)
         diagnostics = fitted.diagnostics
         try:
             back = backward_news(
@@ -504,6 +510,8 @@ def _update_nowcast(
     )
     clock["report_s"] = time.perf_counter() - t
     result.headline = pipeline.headline(tree)
+    for write in writes:
+        write.wait()
     # recorded last: a run folder is current only once everything in it is written
     result.nowcast_id = st.record_nowcast(
         nowcast_record(
