@@ -16,7 +16,10 @@ import pandas as pd
 import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_pdf import PdfPages
+from matplotlib.dates import DateLocator
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import TightLayoutEngine
+from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
 from nowcast.constants import MONTH
 from nowcast.geography import REST_SUFFIX
@@ -79,7 +82,8 @@ class Chart:
 class ChartBook:
     """Finishes charts the same way for both outputs: the caption is drawn into the figure
     (so the PNG and the PDF page carry the same text), the figure is encoded as PNG and, when
-    a PDF is being written, added to it as a page."""
+    a PDF is being written, added to it as a page. An added figure is final: its layout and
+    its ticks are fixed."""
 
     def __init__(self, simulated: bool, pdf: PdfPages | None = None) -> None:
         self.simulated = simulated
@@ -94,7 +98,12 @@ class ChartBook:
         lines = textwrap.wrap(caption, 160)
         height = fig.get_size_inches()[1]
         bottom = (0.08 + 0.16 * len(lines)) / height if lines else 0.0
-        fig.tight_layout(rect=(0, bottom, 1, top))
+        _freeze_ticks(fig, dates_only=True)
+        # The layout is computed and applied once, leaving no layout engine on the figure:
+        # after Figure.tight_layout one stays, and savefig then draws the figure an extra time
+        # (without output) before drawing the PNG, and again before the PDF page.
+        TightLayoutEngine(rect=(0, bottom, 1, top)).execute(fig)
+        _freeze_ticks(fig)
         for i, line in enumerate(reversed(lines)):
             fig.text(
                 0.01, (0.04 + 0.16 * i) / height, line, fontsize=8, style="italic", va="bottom"
@@ -104,6 +113,38 @@ class ChartBook:
         if self.pdf is not None:
             self.pdf.savefig(fig)
         return Chart(title, buf.getvalue(), caption)
+
+
+def _freeze_ticks(fig: Figure, dates_only: bool = False) -> None:
+    """Fix every axis's tick positions and labels at what its locator and formatter give now.
+
+    Each pass over a figure (the layout, the PNG, the PDF page) asks every axis's locator and
+    formatter again, several times, and once per axis even where axes share them (date
+    locators and formatters are slow). Once the layout is done the ticks can no longer
+    change, so they are computed once here and kept: the drawing is the same. ``dates_only``:
+    only date axes, whose ticks do not depend on the axes' size, so that they can be fixed
+    before the layout too."""
+    for ax in fig.axes:
+        if not ax.get_visible():
+            continue
+        for axis in (ax.xaxis, ax.yaxis):
+            for minor in (False, True):
+                ticker = axis.minor if minor else axis.major
+                if isinstance(ticker.locator, NullLocator | FixedLocator):
+                    continue  # nothing to compute, or fixed already (through a shared axis)
+                if dates_only and not isinstance(ticker.locator, DateLocator):
+                    continue
+                # the positions an axis draws (minor ones without those of major ticks) and
+                # their labels, as matplotlib computes them at each draw
+                locs = axis.get_minorticklocs() if minor else axis.get_majorticklocs()
+                labels = FixedFormatter(ticker.formatter.format_ticks(locs))
+                labels.set_offset_string(ticker.formatter.get_offset())
+                if minor:
+                    axis.set_minor_locator(FixedLocator(locs))
+                    axis.set_minor_formatter(labels)
+                else:
+                    axis.set_major_locator(FixedLocator(locs))
+                    axis.set_major_formatter(labels)
 
 
 def band_plot(ax: Axes, x: pd.DatetimeIndex, b: pd.DataFrame, colour: str, label: str) -> None:
@@ -292,6 +333,22 @@ def published_chart(book: ChartBook, pub: pd.DataFrame) -> Chart | None:
 REGIONAL_BLOCKS = ("electricity_regional", "electricity_areas")
 
 
+REGION_CHUNK = 4  # regions whose grids of draws are built at once (23 MB each at 6000 draws)
+
+
+def _region_intervals(post: xr.Dataset, regions: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What the region panels draw, by (region, month): ``interval_summary`` of each region's
+    consumption (its median and 80% interval) and of its baseline (its median). The grids of
+    draws are built a few regions at a time: those of all regions at once take over 100 MB
+    each, and allocating them took longer than the arithmetic (measured)."""
+    totals, bases = [], []
+    for i in range(0, len(regions), REGION_CHUNK):
+        grids = unit_electricity(post, regions[i : i + REGION_CHUNK])
+        totals.append(interval_summary(grids["electricity_twh"], POSTERIOR_DIMS, (0.8,)))
+        bases.append(interval_summary(grids["electricity_baseline_twh"], POSTERIOR_DIMS, ()))
+    return pd.concat(totals), pd.concat(bases)
+
+
 def region_charts(book: ChartBook, tree: xr.DataTree, pub: pd.DataFrame) -> list[Chart]:
     """One small panel per modelled region (the energy systems' rests aside), ranked by the
     posterior median of its mining load over the last 12 fitted months: its monthly
@@ -304,12 +361,11 @@ def region_charts(book: ChartBook, tree: xr.DataTree, pub: pd.DataFrame) -> list
         return []
     units = [str(r) for r in post["region"].values]
     regions = [u for u in units if not u.endswith(REST_SUFFIX)]
-    load = (post["region_share"] * post["mining_power_gw"]).isel({MONTH: slice(-12, None)})
+    last = {MONTH: slice(-12, None)}  # (the product of the last 12 months only)
+    load = post["region_share"].isel(last) * post["mining_power_gw"].isel(last)
     rank = load.mean(MONTH).median(POSTERIOR_DIMS).to_series()
     regions = sorted(regions, key=lambda r: -float(rank[r]))
-    grids = unit_electricity(post, regions)
-    total_all = interval_summary(grids["electricity_twh"], POSTERIOR_DIMS)
-    base_all = interval_summary(grids["electricity_baseline_twh"], POSTERIOR_DIMS)
+    total_all, base_all = _region_intervals(post, regions)
     cols = 3
     rows = -(-len(regions) // cols)
     fig = new_figure(PAGE[0], 2.1 * rows + 0.6)
@@ -439,7 +495,7 @@ def history_chart(estimates: pd.DataFrame, target: str) -> Figure:
     ax.legend(loc="upper left", fontsize=7)
     simulated = "data_kind" in rows and bool((rows["data_kind"] != "real").any())
     ax.set_title(titled(f"{name} of {target} across nowcasts, {unit} per {per}", simulated))
-    fig.tight_layout()
+    TightLayoutEngine().execute(fig)  # (not Figure.tight_layout: see ChartBook.add)
     return fig
 
 
