@@ -35,53 +35,46 @@ DuckDB's write-ahead log.
 Readers open the file through a fresh in-memory DuckDB that attaches it: ``duckdb.connect``
 caches one database instance per path in a process, which would keep serving the replaced
 file to a later connection.
+
+This module holds ``Store`` itself (opening, copy-on-write writing, tables kept beside the
+figures); its parts live beside it: ``nowcast.store_files`` (the lock and the database files),
+``nowcast.store_ingest`` (ingesting a file), ``nowcast.store_query`` (reading: as of a day,
+vintages, summaries) and ``nowcast.store_history`` (the nowcast history).
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
-import json
 import os
 import shutil
-import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
 from nowcast.constants import DEFAULT_STORE_DIR, STORE_DB_NAME
-from nowcast.errors import SourceError, StoreError
-from nowcast.history import (
-    ESTIMATE_COLUMNS,
-    HEADLINE_COLUMNS,
-    HEADLINE_QUANTITY,
-    NOWCAST_COLUMNS,
-    NowcastRecord,
-    check_record,
-    empty_estimates,
-    empty_nowcasts,
-    parse_target,
-    typed,
+from nowcast.errors import StoreError
+from nowcast.history import NowcastRecord
+from nowcast.sources.base import OBSERVATION_COLUMNS
+from nowcast.store_files import (
+    DEFAULT_LOCK_TIMEOUT_S,
+    LOCK_NAME,
+    LOCK_TIMEOUT_ENV,
+    READ_RETRY_S,
+    StoreLock,
+    _attach,
+    _attach_read,
+    _fsync,
+    _read_only_mark,
+    _store_error,
+    _tables,
+    _why,
+    default_lock_timeout,
 )
-from nowcast.sources import get_source
-from nowcast.sources.base import (
-    EARLIEST_DATE,
-    LATEST_DATE,
-    OBSERVATION_COLUMNS,
-    ingest_day,
-    read_input,
-)
-
-# A folder holding simulated files carries this marker; the simulator writes it.
-SIMULATED_MARKER = "SIMULATED.txt"
-
-KEY = ["series", "region", "period_start", "period_end", "observer"]
+from nowcast.store_history import HistoryMixin
+from nowcast.store_ingest import KEY, SIMULATED_MARKER, IngestMixin, IngestResult, is_simulated_file
+from nowcast.store_query import QueryMixin, parse_day
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS ingests (
@@ -144,214 +137,12 @@ CREATE TABLE IF NOT EXISTS nowcast_estimates (
 """
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    """What one ingest did: rows read from the file and rows that were new to the store."""
-
-    source: str
-    file_name: str
-    file_sha256: str
-    rows_in_file: int
-    rows_added: int
-    simulated: bool
-    already_ingested: bool
-
-
-def parse_day(value: str | pd.Timestamp, what: str) -> pd.Timestamp:
-    """A calendar day from user input; a clear error names what was expected."""
-    try:
-        day = pd.Timestamp(value)
-    except (ValueError, TypeError, OverflowError):
-        day = pd.NaT
-    if pd.isna(day):
-        raise StoreError(f"{what}: expected a date as YYYY-MM-DD, got {value!r}")
-    if not EARLIEST_DATE <= day <= LATEST_DATE:
-        raise StoreError(
-            f"{what}: expected a date from {EARLIEST_DATE:%Y-%m-%d} to {LATEST_DATE:%Y-%m-%d}"
-            f" (the dates nowcast can hold), got {value!r}"
-        )
-    return pd.Timestamp(day.date())
-
-
 def default_store_dir() -> Path:
     """``$NOWCAST_STORE`` when set, else ``./store`` (git-ignored)."""
     return Path(os.environ.get("NOWCAST_STORE", DEFAULT_STORE_DIR))
 
 
-def is_simulated_file(path: Path) -> bool:
-    """A file is simulated when its folder carries the simulator's marker file."""
-    return (path.parent / SIMULATED_MARKER).exists()
-
-
-# --------------------------------------------------------------------------- files and locks
-
-LOCK_NAME = "nowcast.lock"
-LOCK_TIMEOUT_ENV = "NOWCAST_LOCK_TIMEOUT"
-DEFAULT_LOCK_TIMEOUT_S = 300.0
-# How long a reader retries a database another program holds open for writing (an older
-# nowcast, a DuckDB shell); nowcast's own writers never hold it.
-READ_RETRY_S = 30.0
-_POLL_S = 0.1
-
-
-def default_lock_timeout() -> float:
-    """Seconds a writer waits for the store lock: ``$NOWCAST_LOCK_TIMEOUT`` or 300."""
-    text = os.environ.get(LOCK_TIMEOUT_ENV, "").strip()
-    if not text:
-        return DEFAULT_LOCK_TIMEOUT_S
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value >= 0:
-        raise StoreError(f"${LOCK_TIMEOUT_ENV}: expected a number of seconds >= 0, got {text!r}")
-    return value
-
-
-def _why(exc: OSError) -> str:
-    return exc.strerror or str(exc)
-
-
-class StoreLock:
-    """The writer lock of a store folder: an exclusive ``flock`` on ``nowcast.lock``, which
-    records who holds it (pid, command, since when) for the messages of those who wait. The
-    kernel releases it when its holder dies, so a killed writer never leaves it stuck."""
-
-    def __init__(
-        self,
-        directory: Path,
-        *,
-        timeout: float,
-        on_wait: Callable[[str], None] | None = None,
-    ) -> None:
-        self.path = Path(directory) / LOCK_NAME
-        self.timeout = timeout
-        self.on_wait = on_wait
-        self._fd: int | None = None
-
-    def holder(self) -> str:
-        """Who holds the lock, as recorded in the lock file (or "another process")."""
-        try:
-            info = json.loads(self.path.read_text(encoding="utf-8"))
-            return f"pid {info['pid']} ({info['command']}, since {info['since']})"
-        except (OSError, ValueError, KeyError, TypeError):
-            return "another process"
-
-    def acquire(self) -> StoreLock:
-        """Take the lock, waiting up to ``timeout`` seconds; ``StoreError`` when it stays
-        taken or the folder cannot be written."""
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot write to the store folder {self.path.parent}: {_why(exc)}"
-                " (a read-only store?)"
-            ) from None
-        deadline = time.monotonic() + self.timeout
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise StoreError(
-                        f"the store in {self.path.parent} is being written by {self.holder()};"
-                        f" gave up waiting after {self.timeout:g} s: try again when it has"
-                        f" finished, or set {LOCK_TIMEOUT_ENV} to wait longer"
-                    ) from None
-                if not told and self.on_wait is not None:
-                    self.on_wait(
-                        f"waiting for the store in {self.path.parent}: {self.holder()} is"
-                        f" writing to it (up to {self.timeout:g} s)"
-                    )
-                    told = True
-                time.sleep(_POLL_S)
-        since = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        command = " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else "python"
-        record = json.dumps({"pid": os.getpid(), "command": command, "since": since})
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, record.encode("utf-8"), 0)
-        self._fd = fd
-        return self
-
-    def release(self) -> None:
-        """Let the next writer in."""
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-            os.close(self._fd)
-            self._fd = None
-
-
-def _sql_text(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _attach(con: duckdb.DuckDBPyConnection, path: Path | None, *, read_only: bool) -> None:
-    """Attach ``path`` (``None``: an empty in-memory database) as the default catalog
-    ``store`` of ``con``, in place of the one attached before."""
-    con.execute("USE memory")
-    con.execute("DETACH DATABASE IF EXISTS store")
-    target = ":memory:" if path is None else str(path)
-    mode = " (READ_ONLY)" if read_only and path is not None else ""
-    con.execute(f"ATTACH {_sql_text(target)} AS store{mode}")
-    con.execute("USE store")
-
-
-def _store_error(path: Path, exc: Exception) -> StoreError:
-    text = str(exc)
-    if "not a valid DuckDB database" in text:
-        return StoreError(
-            f"{path} is not a nowcast store (not a DuckDB database file): move it away or"
-            " pass another --store folder"
-        )
-    if "Permission denied" in text:
-        return StoreError(f"cannot open the store {path}: permission denied")
-    return StoreError(f"cannot open the store {path}: {text}")
-
-
-def _attach_read(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    """Attach the database read-only, retrying while another program writes to it in place."""
-    deadline = time.monotonic() + READ_RETRY_S
-    while True:
-        try:
-            _attach(con, path, read_only=True)
-            return
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower() and time.monotonic() < deadline:
-                time.sleep(_POLL_S)
-                continue
-            raise _store_error(path, exc) from None
-        except duckdb.Error as exc:
-            raise _store_error(path, exc) from None
-
-
-def _tables(con: duckdb.DuckDBPyConnection) -> set[str]:
-    rows = con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'store'"
-    ).fetchall()
-    return {r[0] for r in rows}
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _read_only_mark(path: Path) -> bool:
-    """No write bit at all: the user marked it read-only (root would write it anyway)."""
-    try:
-        return path.exists() and not path.stat().st_mode & 0o222
-    except OSError:
-        return False
-
-
-class Store:
+class Store(IngestMixin, QueryMixin, HistoryMixin):
     """A vintage store in ``directory/nowcast.duckdb``.
 
     Use as a context manager or call ``close()``. Any number of readers (``read_only=True``)
@@ -535,165 +326,6 @@ class Store:
         self._work = None
         self._attach_published()
 
-    def _already_ingested(
-        self, sha: str, source: str, simulated: bool, pub: pd.Timestamp | None
-    ) -> int | None:
-        """Rows of the file when this file was ingested before with the same options."""
-        seen = self._scalar(
-            "SELECT max(rows_in_file) FROM ingests WHERE file_sha256 = ? AND source = ?"
-            " AND simulated = ? AND published_override IS NOT DISTINCT FROM ?",
-            [sha, source, simulated, pub.date() if pub is not None else None],
-        )
-        return None if seen is None else int(seen)
-
-    def ingest(
-        self,
-        path: str | Path,
-        source: str,
-        *,
-        published: str | pd.Timestamp | None = None,
-        simulated: bool | None = None,
-        now: datetime | None = None,
-    ) -> IngestResult:
-        """Parse, validate and store one file of ``source``; all or nothing.
-
-        ``published`` overrides every row's publication date. ``simulated`` defaults to whether
-        the file's folder carries the simulator's marker. ``now`` is the ingest time (default:
-        now; its date is the ingest day, after which no figure may be dated; without ``now``
-        the day is ``$NOWCAST_TODAY`` when set). Figures already known with the same value are
-        skipped, so ingesting the same file twice changes nothing. A figure whose value
-        differs from the latest known vintage is stored as a new vintage; when the file states
-        no publication dates, such a revision is dated the day it is ingested (when it
-        appeared is unknown, but it was public by then).
-        """
-        if self.read_only:
-            raise StoreError(f"the store {self.path} was opened read-only")
-        path = Path(path)
-        src = get_source(source)
-        if simulated is None:
-            simulated = is_simulated_file(path)
-        pub = parse_day(published, "--published") if published is not None else None
-        today = pd.Timestamp(now.date()) if now is not None else ingest_day()
-        now = now or datetime.now(UTC).replace(tzinfo=None)
-        sha = hashlib.sha256(read_input(path)).hexdigest()
-
-        rows = self._already_ingested(sha, source, simulated, pub)
-        if rows is not None:
-            return IngestResult(source, path.name, sha, rows, 0, simulated, True)
-        obs = src.load(path, published=pub, today=today)  # raises SourceError before any write
-        if hashlib.sha256(read_input(path)).hexdigest() != sha:
-            # a download still being written: the figures read may belong to no whole file
-            raise SourceError(
-                path, "the file changed while it was read: ingest it again once it is complete"
-            )
-
-        with self.writing():
-            # another writer may have stored this very file while this one parsed it
-            rows = self._already_ingested(sha, source, simulated, pub)
-            if rows is not None:
-                return IngestResult(source, path.name, sha, rows, 0, simulated, True)
-            self._begin()
-            try:
-                added = self._store(obs, source, path, sha, pub, simulated, now, today)
-            except BaseException:
-                self._discard()
-                raise
-            self._publish()
-        return IngestResult(source, path.name, sha, len(obs), added, simulated, False)
-
-    def _store(
-        self,
-        obs: pd.DataFrame,
-        source: str,
-        path: Path,
-        sha: str,
-        pub: pd.Timestamp | None,
-        simulated: bool,
-        now: datetime,
-        today: pd.Timestamp,
-    ) -> int:
-        """Write the new vintages of ``obs`` and the ingest's log row to the private copy."""
-        src = get_source(source)
-        # Without stated publication dates, a revision is dated the day it is ingested; so the
-        # figure to compare with is the latest stored vintage, whatever its date.
-        dated_by_rule = pub is None and not src.published_in_file
-        new = self._new_vintages(obs, simulated, compare_latest=dated_by_rule)
-        if dated_by_rule and not new.empty:
-            revised = new["_revision"]
-            new.loc[revised, "published"] = new.loc[revised, "published"].clip(lower=today)
-        new = new.drop(columns="_revision")
-        ingest_id = self._scalar("SELECT coalesce(max(ingest_id), 0) + 1 FROM ingests")
-        rows = new.assign(
-            source=source,
-            ingested_at=pd.Timestamp(now),
-            file_sha256=sha,
-            simulated=simulated,
-            ingest_id=ingest_id,
-        )
-        self.con.execute("BEGIN TRANSACTION")
-        self._insert_observations(rows)
-        self._log_ingest(
-            [
-                ingest_id,
-                source,
-                path.name,
-                sha,
-                pub.date() if pub is not None else None,
-                simulated,
-                now,
-                len(obs),
-                len(new),
-            ]
-        )
-        self.con.execute("COMMIT")
-        return len(new)
-
-    def _insert_observations(self, rows: pd.DataFrame) -> None:
-        self.con.register("_new_rows", rows)
-        self.con.execute(
-            "INSERT INTO observations SELECT source, series, region, period_start,"
-            " period_end, value, unit, published, observer, note, ingested_at,"
-            " file_sha256, simulated, ingest_id FROM _new_rows"
-        )
-        self.con.unregister("_new_rows")
-
-    def _log_ingest(self, values: list[object]) -> None:
-        self.con.execute("INSERT INTO ingests VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
-
-    def record_nowcast(self, record: NowcastRecord) -> int:
-        """Keep one nowcast and its estimates in the history (one write, all or nothing); its
-        ``nowcast_id``. A record that fails its checks, or rests on an ingest the store does
-        not hold, is refused with a ``StoreError`` naming the field, before any write.
-        Without ``record.recorded_at`` it is recorded as of now (UTC)."""
-        if self.read_only:
-            raise StoreError(f"the store {self.path} was opened read-only")
-        row, estimates = check_record(record, datetime.now(UTC).replace(tzinfo=None))
-        with self.writing():
-            held = self.last_ingest_id()
-            if record.last_ingest_id > held:
-                raise StoreError(
-                    f"nowcast record: field 'last_ingest_id': the store holds ingests up to"
-                    f" {held}, got {record.last_ingest_id}"
-                )
-            self._begin()
-            try:
-                nowcast_id = int(
-                    self._scalar("SELECT coalesce(max(nowcast_id), 0) + 1 FROM nowcasts")
-                )
-                self.con.execute("BEGIN TRANSACTION")
-                self.con.execute(
-                    f"INSERT INTO nowcasts ({', '.join(NOWCAST_COLUMNS)})"
-                    f" VALUES ({', '.join('?' * len(NOWCAST_COLUMNS))})",
-                    [nowcast_id, *row],
-                )
-                self._insert_estimates(estimates.assign(nowcast_id=nowcast_id))
-                self.con.execute("COMMIT")
-            except BaseException:
-                self._discard()
-                raise
-            self._publish()
-        return nowcast_id
-
     def write_tables(
         self,
         schema: str,
@@ -735,260 +367,21 @@ class Store:
             return None
         return self.con.execute(sql, params or []).df()
 
-    def fingerprint(self, as_of: str | pd.Timestamp, *, simulated: bool = False) -> str:
-        """A digest of every figure visible on ``as_of``: it changes when a later ingest adds
-        or revises a figure published by that day (a backfilled file), and only then."""
-        day = parse_day(as_of, "as-of date").date()
-        n, digest = self.con.execute(
-            "SELECT count(*), coalesce(bit_xor(hash(series, region, period_start, period_end,"
-            " observer, value, published, ingested_at)), 0) FROM observations"
-            " WHERE published <= ? AND simulated = ?",
-            [day, simulated],
-        ).fetchall()[0]
-        return f"{int(n)}:{int(digest):016x}"
-
-    def _insert_estimates(self, rows: pd.DataFrame) -> None:
-        self.con.register("_new_estimates", rows)
-        columns = ", ".join(["nowcast_id", *ESTIMATE_COLUMNS])
-        self.con.execute(
-            f"INSERT INTO nowcast_estimates ({columns}) SELECT {columns} FROM _new_estimates"
-        )
-        self.con.unregister("_new_estimates")
-
-    def _new_vintages(
-        self, obs: pd.DataFrame, simulated: bool, *, compare_latest: bool = False
-    ) -> pd.DataFrame:
-        """Rows of ``obs`` that tell the store something new, flagged when they revise a figure.
-
-        A row is new unless the latest vintage of its key published on or before it (with
-        ``compare_latest``: the latest vintage of all) carries the same value.
-        """
-        series = sorted(obs["series"].unique())
-        old = self.con.execute(
-            "SELECT series, region, period_start, period_end, observer, value, published"
-            " FROM observations WHERE simulated = ? AND list_contains(?, series)",
-            [simulated, series],
-        ).df()
-        obs = obs.reset_index(drop=True).assign(_row=lambda d: range(len(d)))
-        if old.empty:
-            return obs.drop(columns="_row").assign(_revision=False)
-        for col in ("period_start", "period_end", "published"):
-            old[col] = pd.to_datetime(old[col]).astype("datetime64[ns]")
-        pairs = obs[[*KEY, "_row", "value", "published"]].merge(old, on=KEY, suffixes=("", "_old"))
-        known = pairs if compare_latest else pairs[pairs["published_old"] <= pairs["published"]]
-        latest = known.sort_values("published_old").groupby("_row").tail(1)
-        same = set(latest.loc[latest["value"] == latest["value_old"], "_row"])
-        keyed = set(pairs["_row"])
-        out = obs[~obs["_row"].isin(same)].copy()
-        out["_revision"] = out["_row"].isin(keyed)
-        return out.drop(columns="_row")
-
-    # ------------------------------------------------------------------ reading
-
-    def as_of(
-        self,
-        as_of: str | pd.Timestamp | None = None,
-        *,
-        series: list[str] | None = None,
-        simulated: bool = False,
-        all_observers: bool = True,
-    ) -> pd.DataFrame:
-        """Exactly what was known on ``as_of``: for each (series, region, period, observer), the
-        latest vintage published on or before that day. ``None`` means everything stored.
-
-        Real and simulated figures never mix: ``simulated`` picks one kind.
-        """
-        day = parse_day(as_of, "as-of date").date() if as_of is not None else datetime.max.date()
-        query = (
-            "SELECT source, series, region, period_start, period_end, value, unit, published,"
-            " observer, note, ingested_at, simulated FROM observations"
-            " WHERE published <= ? AND simulated = ?"
-        )
-        params: list[object] = [day, simulated]
-        if series is not None:
-            query += " AND list_contains(?, series)"
-            params.append(list(series))
-        query += (
-            " QUALIFY row_number() OVER (PARTITION BY series, region, period_start, period_end,"
-            " observer ORDER BY published DESC, ingested_at DESC) = 1"
-            " ORDER BY series, region, period_start, period_end, observer"
-        )
-        df = self.con.execute(query, params).df()
-        for col in ("period_start", "period_end", "published"):
-            df[col] = pd.to_datetime(df[col]).astype("datetime64[ns]")
-        return df
-
-    def vintages(self, series: str, region: str | None = None) -> pd.DataFrame:
-        """Every stored vintage of ``series`` (optionally one region), oldest first."""
-        query = "SELECT * FROM observations WHERE series = ?"
-        params: list[object] = [series]
-        if region is not None:
-            query += " AND region = ?"
-            params.append(region)
-        return self.con.execute(
-            query + " ORDER BY region, period_start, period_end, observer, published, ingested_at",
-            params,
-        ).df()
-
-    def snapshot(self) -> pd.DataFrame:
-        """All rows of both tables, for checking that a failed ingest changed nothing."""
-        obs = self.con.execute(
-            "SELECT * FROM observations ORDER BY ingest_id, series, region, period_start,"
-            " observer, published"
-        ).df()
-        n_ingests = self._scalar("SELECT count(*) FROM ingests")
-        return obs.assign(_n_ingests=n_ingests)
-
-    def summary(self) -> pd.DataFrame:
-        """One row per stored series: kind (real/simulated), frequency, first and last period,
-        rows, periods, how many periods were revised, the most vintages of one period, and when
-        it was last published."""
-        df = self.con.execute(
-            """
-            WITH per_period AS (
-                SELECT source, series, region, unit, simulated, period_start, period_end,
-                       observer, count(*) AS n_vintages,
-                       max(published) AS last_published,
-                       date_diff('day', period_start, period_end) + 1 AS days
-                FROM observations
-                GROUP BY ALL
-            )
-            SELECT series, region, source, unit,
-                   CASE WHEN bool_or(simulated) THEN 'SIMULATED' ELSE 'real' END AS kind,
-                   list_sort(list_distinct(list(
-                       CASE WHEN days = 1 THEN 'daily'
-                            WHEN days BETWEEN 28 AND 31 THEN 'monthly'
-                            WHEN days BETWEEN 89 AND 92 THEN 'quarterly'
-                            WHEN days BETWEEN 365 AND 366 THEN 'yearly'
-                            ELSE 'other period' END))) AS frequency,
-                   min(period_start) AS first_period,
-                   max(period_end) AS last_period,
-                   count(*)::BIGINT AS periods,
-                   sum(n_vintages)::BIGINT AS rows,
-                   sum(CASE WHEN n_vintages > 1 THEN 1 ELSE 0 END)::BIGINT AS revised_periods,
-                   max(n_vintages)::BIGINT AS max_vintages,
-                   max(last_published) AS last_published
-            FROM per_period
-            GROUP BY series, region, source, unit, simulated
-            ORDER BY kind, series, region, source
-            """
-        ).df()
-        df["frequency"] = df["frequency"].map(", ".join)
-        return df
-
-    def rows_since(self, ingest_id: int) -> tuple[pd.DataFrame, dict[int, str]]:
-        """The figures stored by ingests after ``ingest_id`` (the releases of an update), with
-        their ``ingest_id``, and the file name of each of those ingests."""
-        rows = self.con.execute(
-            "SELECT series, region, period_start, period_end, value, published, observer,"
-            " simulated, ingest_id FROM observations WHERE ingest_id > ? ORDER BY ingest_id",
-            [int(ingest_id)],
-        ).df()
-        for col in ("period_start", "period_end", "published"):
-            rows[col] = pd.to_datetime(rows[col]).astype("datetime64[ns]")
-        names = dict(
-            self.con.execute(
-                "SELECT ingest_id, file_name FROM ingests WHERE ingest_id > ?", [int(ingest_id)]
-            ).fetchall()
-        )
-        return rows, {int(k): str(v) for k, v in names.items()}
-
-    def ingests(self) -> pd.DataFrame:
-        """The ingest log: one row per file ingested."""
-        return self.con.execute("SELECT * FROM ingests ORDER BY ingest_id").df()
-
-    def last_ingest_id(self) -> int:
-        """The highest ingest_id in the store (0 for an empty store)."""
-        return int(self._scalar("SELECT coalesce(max(ingest_id), 0) FROM ingests"))
-
-    def _has_history(self) -> bool:
-        # a store written before the history existed gains its tables on its next write
-        return {"nowcasts", "nowcast_estimates"} <= _tables(self.con)
-
-    def nowcasts(self) -> pd.DataFrame:
-        """Every recorded nowcast, in the order recorded (oldest first), with its headline: the
-        latest fitted month's hidden inflow (``headline_month``, ``median``, ``lower_80``,
-        ``upper_80``; empty when the nowcast has no such estimate)."""
-        if not self._has_history():
-            return empty_nowcasts()
-        df = self.con.execute(
-            """
-            WITH head AS (
-                SELECT nowcast_id, target AS headline_month, median, lower_80, upper_80
-                FROM nowcast_estimates
-                WHERE quantity = ? AND freq = 'month' AND status = 'fitted'
-                QUALIFY row_number() OVER (PARTITION BY nowcast_id ORDER BY period_start DESC)
-                    = 1
-            )
-            SELECT n.*, h.headline_month, h.median, h.lower_80, h.upper_80
-            FROM nowcasts n LEFT JOIN head h USING (nowcast_id)
-            ORDER BY n.nowcast_id
-            """,
-            [HEADLINE_QUANTITY],
-        ).df()
-        return typed(df[[*NOWCAST_COLUMNS, *HEADLINE_COLUMNS]])
-
-    def current_nowcast(self) -> dict[str, object] | None:
-        """The current nowcast: the latest recorded one, as a row of ``nowcasts()`` (missing
-        values as None); None when none is recorded. A run folder not recorded here is never
-        current."""
-        df = self.nowcasts()
-        if df.empty:
-            return None
-        row = df.iloc[-1].to_dict()
-        return {k: (None if _missing(v) else _plain(v)) for k, v in row.items()}
-
-    def estimates(
-        self, target: str | None = None, quantity: str = HEADLINE_QUANTITY
-    ) -> pd.DataFrame:
-        """The estimates of ``quantity`` for one ``target`` (a month ``YYYY-MM`` or a quarter
-        ``YYYYQn``; None: every target) across the recorded nowcasts, oldest first, with when
-        each was recorded, on which data, and how it was made (``path``)."""
-        columns = [
-            "nowcast_id",
-            "recorded_at",
-            "data_as_of",
-            "data_kind",
-            "spec_name",
-            "path",
-            *ESTIMATE_COLUMNS,
-        ]
-        if target is not None:
-            target, _ = parse_target(target)
-        if not self._has_history():
-            return empty_estimates(columns)
-        query = (
-            "SELECT n.nowcast_id, n.recorded_at, n.data_as_of, n.data_kind, n.spec_name, n.path,"
-            f" {', '.join('e.' + c for c in ESTIMATE_COLUMNS)}"
-            " FROM nowcast_estimates e JOIN nowcasts n USING (nowcast_id)"
-            " WHERE e.quantity = ?"
-        )
-        params: list[object] = [quantity]
-        if target is not None:
-            query += " AND e.target = ?"
-            params.append(target)
-        query += " ORDER BY n.nowcast_id, e.freq, e.period_start"
-        return typed(self.con.execute(query, params).df()[columns])
-
-
-def _missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
-
-
-def _plain(value: object) -> object:
-    """numpy scalars as Python numbers (timestamps stay ``pd.Timestamp``)."""
-    return value.item() if hasattr(value, "item") and not isinstance(value, pd.Timestamp) else value
-
 
 __all__ = [
+    "DEFAULT_LOCK_TIMEOUT_S",
     "KEY",
+    "LOCK_NAME",
+    "LOCK_TIMEOUT_ENV",
     "OBSERVATION_COLUMNS",
+    "READ_RETRY_S",
+    "SIMULATED_MARKER",
     "IngestResult",
     "NowcastRecord",
     "Store",
     "StoreLock",
+    "default_lock_timeout",
     "default_store_dir",
+    "is_simulated_file",
+    "parse_day",
 ]

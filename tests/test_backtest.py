@@ -197,7 +197,7 @@ def test_an_origin_is_run_again_when_its_as_of_data_changed(first_run, plan, sto
 
 
 def test_an_error_scale_the_origin_never_saw_is_drawn_from_its_prior():
-    from nowcast.backtest import _Draws
+    from nowcast.backtest_origin import _Draws
     from nowcast.model.spec import load_spec
 
     spec = load_spec()
@@ -224,7 +224,7 @@ def test_later_regional_figures_are_scored_on_consumption_rebuilt_from_the_draws
     model's own predictions of the fitted figures."""
     from test_report import fitted_run
 
-    from nowcast.backtest import _Draws
+    from nowcast.backtest_origin import _Draws
     from nowcast.fit import load_run
     from nowcast.model.data import prepare
     from nowcast.model.evidence import REGISTRY

@@ -127,7 +127,7 @@ def test_read_only_store_must_exist(tmp_path):
 
 def test_file_changing_while_read_is_refused(store, tmp_path, data_dir, monkeypatch):
     """A download still being written: the figures read might belong to no whole file."""
-    import nowcast.store as store_module
+    import nowcast.store_ingest as store_module  # where Store.ingest looks up its source
 
     path = write_variant(tmp_path, FX, "\n".join(_fx_lines(data_dir)) + "\n")
     real = store_module.get_source("cbr_usd_rub")
