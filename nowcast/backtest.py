@@ -105,7 +105,7 @@ def plan_jobs(
     """The backtest's id, kind of data, the origins still to run (as jobs) and those already
     recorded with the same as-of data (reused). ``panels``: as-of panels by origin, shared by
     the plans of one run (filled as they are built)."""
-    from nowcast.pipeline import _use_simulated
+    from nowcast.pipeline_data import _use_simulated
 
     sampler = plan.sampler_settings
     with Store(plan.store_dir, read_only=True) as st:

@@ -7,6 +7,10 @@ The posterior (an arviz ``DataTree``) is the only thing forecasts and reports re
 (the exact data the fit saw) and ``evidence`` (each kind's figures, periods and labels as the
 model saw them, from the evidence registry). Attributes record the data vintage, spec hash,
 package version, seed and sampler settings.
+
+This module fits and diagnoses a run; its parts live beside it: ``nowcast.fit_draws`` (the
+model evaluated at draws, vectorised: derived quantities, log likelihoods, log priors) and
+``nowcast.fit_runs`` (a run's folder and files, saved and loaded).
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ import json
 import logging
 import time
 import warnings
-from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -27,11 +30,32 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from nowcast import __version__, fncache
+from nowcast import __version__
 from nowcast.compiled import CompileInfo, compile_model
 from nowcast.constants import CHAIN, DRAW
 from nowcast.errors import NowcastError
-from nowcast.files import Pending, write_atomic, write_csv
+from nowcast.fit_draws import (
+    BATCH_DRAWS,
+    FORWARD_COMPILE,
+    DrawValues,
+    batched_function,
+    compute_deterministics,
+    draws_dataset,
+    draws_evaluator,
+    evaluate_draws,
+    flat_draws,
+)
+from nowcast.fit_runs import (
+    DIAGNOSTICS_FILE,
+    FREE_VARIABLES,
+    POSTERIOR_FILE,
+    free_variables,
+    load_run,
+    load_run_groups,
+    run_dir,
+    save_posterior,
+    save_run,
+)
 from nowcast.intervals import interval_summary
 from nowcast.model.build import build_model
 from nowcast.model.data import ModelData, prepare
@@ -39,14 +63,8 @@ from nowcast.model.frame import Frame
 from nowcast.model.published import EVIDENCE_GROUP, evidence_dataset
 from nowcast.model.spec import ModelSpec, Sampler
 
-# Forward passes (derived quantities, prior draws) run once per call: PyTensor's default
-# compiled backends spend 10+ s compiling them, the fast-compile mode about 1 s (measured).
-FORWARD_COMPILE = {"mode": "FAST_COMPILE"}
-
 # quantities whose convergence gates a run, besides every free parameter
 GATED = ["hidden_inflow_usd", "hashrate_share", "mining_power_gw"]
-# run attribute: JSON list of the model's free variables (the ones NUTS sampled)
-FREE_VARIABLES = "free_variables"
 
 
 @dataclass
@@ -105,60 +123,6 @@ def quiet_pymc():
         log.setLevel(level)
 
 
-# Draws evaluated by one call of a batched function: bounds its memory (every (unit, month)
-# grid is materialised per draw), while a call per chunk instead of per draw removes the
-# Python overhead that dominated (4000 calls of 50-100 interpreted ops each).
-BATCH_DRAWS = 250
-
-
-def batched_function(inputs: list, outputs: list, *, cache: bool = True):
-    """Compile ``outputs`` (graphs of one draw's ``inputs``) vectorised over a leading sample
-    axis: one call evaluates a whole chunk of draws. Returns ``f(*arrays) -> list of arrays``,
-    each with the sample axis first. ``cache``: keep the compiled function on disk for a
-    later process computing the same graph (``nowcast.fncache``); a caller whose graph holds
-    data seen once (an update's new model) saves the cost of storing it."""
-    import pytensor
-    import pytensor.tensor as pt
-    from pytensor.compile.mode import get_mode
-    from pytensor.graph import rewrite_graph
-    from pytensor.graph.replace import vectorize_graph
-
-    def build():
-        batch = [
-            pt.tensor(name=f"{v.name}_batch", shape=(None, *v.type.shape), dtype=v.type.dtype)
-            for v in inputs
-        ]
-        # canonicalised first: vectorising the raw graph spent a second inferring the static
-        # shapes of allocations the rewrite removes, and compiling the result costs less
-        # (measured on the default model: 2.9 s -> 1.9 s)
-        one = rewrite_graph(outputs, include=("canonicalize",))
-        vec = vectorize_graph(one, replace=dict(zip(inputs, batch, strict=True)))
-        return pytensor.function(
-            batch, vec, on_unused_input="ignore", mode=get_mode(FORWARD_COMPILE["mode"])
-        )
-
-    # a warm run evaluates the graphs the previous run compiled: vectorising and rewriting
-    # them again is most of the cost (fncache keeps the compiled function on disk)
-    signature = ("batched", FORWARD_COMPILE, [(v.name, str(v.type)) for v in inputs])
-    digest = fncache.graph_digest(outputs, signature) if cache else None
-    fn, _ = fncache.cached(digest, build)
-
-    def call(*arrays: np.ndarray) -> list[np.ndarray]:
-        n = arrays[0].shape[0]
-        parts: list[list[np.ndarray]] = [[] for _ in outputs]
-        for i in range(0, n, BATCH_DRAWS):
-            m = min(BATCH_DRAWS, n - i)
-            for k, (o, r) in enumerate(
-                zip(outputs, fn(*(a[i : i + m] for a in arrays)), strict=True)
-            ):
-                r = np.asarray(r)
-                # an output that depends on no draw has no sample axis: repeat it
-                parts[k].append(np.broadcast_to(r, (m, *r.shape)) if r.ndim == o.ndim else r)
-        return [np.concatenate(p, axis=0) for p in parts]
-
-    return call
-
-
 def _free_names(model: pm.Model) -> list[str]:
     return [v.name for v in model.free_RVs]
 
@@ -214,123 +178,6 @@ def _sample(
             compute_convergence_checks=False,
         )
     return tree, None
-
-
-def flat_draws(ds: xr.Dataset, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-    """Variables of a (chain, draw, ...) Dataset with chain and draw flattened into one
-    leading axis, chain-major (the order of ``forecast.stacked_posterior``)."""
-    out = {}
-    for name in names if names is not None else list(ds.data_vars):
-        arr = ds[name].transpose(CHAIN, DRAW, ...).values
-        out[str(name)] = arr.reshape(arr.shape[0] * arr.shape[1], *arr.shape[2:])
-    return out
-
-
-POSTERIOR_FILE = "posterior.nc"
-
-
-def save_posterior(tree: xr.DataTree, folder: Path) -> Path:
-    """Write a run's ``posterior.nc`` atomically (temporary file, then rename)."""
-    return write_atomic(
-        Path(folder) / POSTERIOR_FILE, lambda tmp: tree.to_netcdf(tmp, engine="h5netcdf")
-    )
-
-
-def compute_deterministics(posterior: xr.Dataset, model: pm.Model) -> xr.Dataset:
-    """Every named derived quantity of ``model`` for every draw of ``posterior`` (which holds
-    the free parameters), as ``pm.compute_deterministics`` gives them, but in one vectorised
-    pass: PyMC 6 calls a compiled function per draw (4000 calls: 8 s CPU, measured)."""
-    from pymc.model.transform.conditioning import remove_value_transforms
-
-    plain = remove_value_transforms(model)
-    inputs = [plain.rvs_to_values[rv] for rv in plain.free_RVs]
-    outputs = plain.replace_rvs_by_values(plain.deterministics)
-    draws = flat_draws(posterior, [rv.name for rv in plain.free_RVs])
-    values = [draws[rv.name] for rv in plain.free_RVs]
-    results = batched_function(inputs, outputs)(*values)
-    arrays = {var.name: arr for var, arr in zip(plain.deterministics, results, strict=True)}
-    return draws_dataset(model, arrays, posterior[CHAIN], posterior[DRAW])
-
-
-def draws_dataset(
-    model: pm.Model, arrays: dict[str, np.ndarray], chains: object, draws: object
-) -> xr.Dataset:
-    """Named quantities of ``model`` (name -> array with the draws first, chain-major) as a
-    posterior Dataset on (chain, draw, the model's dims), with the model's coordinates."""
-    chains, draws = np.asarray(chains), np.asarray(draws)
-    out = xr.Dataset(coords={CHAIN: chains, DRAW: draws})
-    for name, arr in arrays.items():
-        core = arr.shape[1:]
-        dims = list(model.named_vars_to_dims.get(name, ()))
-        if len(dims) != len(core):
-            dims = [f"{name}_dim_{i}" for i in range(len(core))]
-        coords = {d: (d, list(model.coords[d])) for d in dims if model.coords.get(d) is not None}
-        out[name] = xr.DataArray(
-            arr.reshape(len(chains), len(draws), *core), dims=[CHAIN, DRAW, *dims], coords=coords
-        )
-    return out
-
-
-@dataclass(frozen=True)
-class DrawValues:
-    """What ``draws_evaluator`` computes at a set of draws, each array with the draws first:
-    derived quantities by name, each observed variable's elementwise log likelihood by name,
-    and the joint log prior density of the free variables (on their own scale)."""
-
-    deterministics: dict[str, np.ndarray]
-    log_likelihood: dict[str, np.ndarray]
-    log_prior: np.ndarray | None
-
-
-def draws_evaluator(
-    model: pm.Model,
-    *,
-    deterministics: bool = True,
-    log_likelihood: bool = True,
-    log_prior: bool = False,
-    cache: bool = True,
-):
-    """A function from draws of ``model``'s free variables (name -> array with the draws
-    first, constrained scale) to ``DrawValues``, compiled once and vectorised over draws:
-    evaluate as many sets of draws (posterior, prior) as needed for one compile. ``cache``:
-    as ``batched_function``'s."""
-    from pymc.model.transform.conditioning import remove_value_transforms
-
-    plain = remove_value_transforms(model)
-    free = list(plain.free_RVs)
-    inputs = [plain.rvs_to_values[rv] for rv in free]
-    dets = plain.replace_rvs_by_values(plain.deterministics) if deterministics else []
-    observed = list(plain.observed_RVs) if log_likelihood else []
-    densities = plain.logp(
-        vars=[*observed, *(free if log_prior else [])], jacobian=False, sum=False
-    )
-    ll = densities[: len(observed)]
-    lp = [t.sum() for t in densities[len(observed) :]]
-    fn = batched_function(inputs, [*dets, *ll, *lp], cache=cache)
-
-    def evaluate(values: dict[str, np.ndarray]) -> DrawValues:
-        arrays = [np.asarray(values[rv.name], dtype=float) for rv in free]
-        out = fn(*arrays)
-        n_det, n_ll = len(dets), len(ll)
-        return DrawValues(
-            {
-                v.name: r
-                for v, r in zip(plain.deterministics if dets else [], out[:n_det], strict=True)
-            },
-            {v.name: r for v, r in zip(observed, out[n_det : n_det + n_ll], strict=True)},
-            np.sum(out[n_det + n_ll :], axis=0) if lp else None,
-        )
-
-    return evaluate
-
-
-def evaluate_draws(
-    model: pm.Model, values: dict[str, np.ndarray]
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Every derived quantity and the elementwise log likelihood of every observed variable of
-    ``model`` at the draws ``values`` (``draws_evaluator`` for one set of draws)."""
-    got = draws_evaluator(model)(values)
-    return got.deterministics, got.log_likelihood
 
 
 def _panel_for_netcdf(panel: xr.Dataset) -> xr.Dataset:
@@ -509,9 +356,6 @@ def _problems(table: pd.DataFrame, div: int, bfmi: list[float], spec: ModelSpec)
     return problems
 
 
-DIAGNOSTICS_FILE = "diagnostics.csv"
-
-
 def read_diagnostics(run_path: str | Path, spec: ModelSpec) -> Diagnostics | None:
     """The diagnostics a run folder recorded (``diagnostics.csv``), checked against ``spec``;
     ``None`` when it has none. A run made by reweighting another carries the diagnostics of
@@ -537,97 +381,39 @@ def _get(ds: xr.DataTree | xr.Dataset, name: str) -> xr.DataArray:
     return ds[name]
 
 
-# --------------------------------------------------------------------------- saving
-
-
-def run_dir(store_dir: Path, tree: xr.DataTree) -> Path:
-    """Folder of one fitted run: ``<store>/runs/<timestamp>_<model>_<spec hash>``."""
-    stamp = tree.attrs["created_at"].replace(":", "").replace("-", "")[:15]
-    return store_dir / "runs" / f"{stamp}_{tree.attrs['model']}_{tree.attrs['spec_hash'][:8]}"
-
-
-def save_run(result: FitResult, store_dir: Path, pending: list[Pending] | None = None) -> Path:
-    """Write ``posterior.nc`` and ``diagnostics.csv`` atomically (temporary file, then rename)
-    into a new run folder; returns the folder. With ``pending``, the posterior (hundreds of
-    MB, seconds to write) is written in the background and its ``Pending`` appended: the
-    caller goes on with the forecasts and the report and waits before recording the run."""
-    out = run_dir(store_dir, result.tree)
-    out.mkdir(parents=True, exist_ok=True)
-    if pending is None:
-        save_posterior(result.tree, out)
-    else:
-        pending.append(Pending(lambda: save_posterior(result.tree, out)))
-    diag = result.diagnostics.table.assign(
-        divergences=result.diagnostics.divergences,
-        min_bfmi=min(result.diagnostics.bfmi) if result.diagnostics.bfmi else np.nan,
-    )
-    write_csv(diag, out / DIAGNOSTICS_FILE)
-    return out
-
-
-def load_run(path: str | Path, spec: ModelSpec | None = None) -> xr.DataTree:
-    """Open a saved posterior; with ``spec``, refuse one that another spec produced."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "posterior.nc"
-    if not path.exists():
-        raise NowcastError(f"{path}: no posterior file")
-    try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
-    except (OSError, ValueError) as exc:  # truncated or damaged by a killed or full-disk save
-        raise NowcastError(
-            f"{path}: cannot read the posterior ({exc}): refit with `nowcast fit`"
-        ) from None
-    if spec is not None and tree.attrs.get("spec_hash") != spec.spec_hash():
-        raise NowcastError(
-            f"{path} was fitted with spec {tree.attrs.get('model')}"
-            f" ({tree.attrs.get('spec_hash')}), not {spec.name} ({spec.spec_hash()})"
-        )
-    return tree
-
-
-def load_run_groups(
-    path: str | Path, groups: Sequence[str], skip: Sequence[str] = ()
-) -> xr.DataTree:
-    """Only ``groups`` of a saved run (and its attributes), without the variables ``skip``:
-    opening a netCDF group costs in proportion to its variables, an update needs four of the
-    run's seven groups, and reading the largest variable a caller rebuilds anyway is time
-    lost."""
-    path = Path(path)
-    if path.is_dir():
-        path = path / "posterior.nc"
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as root:
-            attrs = dict(root.attrs)
-        parts = {}
-        for g in groups:
-            with xr.open_dataset(path, group=g, engine="h5netcdf", drop_variables=list(skip)) as ds:
-                parts[f"/{g}"] = ds.load()
-    except (OSError, ValueError) as exc:
-        raise NowcastError(
-            f"{path}: cannot read the posterior ({exc}): refit with `nowcast fit`"
-        ) from None
-    tree = xr.DataTree.from_dict(parts)
-    tree.attrs.update(attrs)
-    return tree
-
-
-def free_variables(tree: xr.DataTree) -> list[str] | None:
-    """The free variables a run's fit recorded (``None`` for runs saved before that record,
-    or when the record is unreadable: then every posterior variable is checked)."""
-    raw = tree.attrs.get(FREE_VARIABLES)
-    if raw is None:
-        return None
-    try:
-        names = json.loads(str(raw))
-    except json.JSONDecodeError:
-        return None
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-        return None
-    return names
-
-
 def inflow_summary(tree: xr.DataTree) -> pd.DataFrame:
     """Posterior mean, median and 50/80/90/95% equal-tailed intervals of the hidden inflow
     (USD per month), by month: ``nowcast.intervals.interval_summary``'s columns."""
     return interval_summary(tree["posterior"]["hidden_inflow_usd"], (CHAIN, DRAW))
+
+
+__all__ = [
+    "BATCH_DRAWS",
+    "DIAGNOSTICS_FILE",
+    "FORWARD_COMPILE",
+    "FREE_VARIABLES",
+    "GATED",
+    "POSTERIOR_FILE",
+    "Diagnostics",
+    "DrawValues",
+    "FitResult",
+    "batched_function",
+    "compute_deterministics",
+    "diagnose",
+    "draws_dataset",
+    "draws_evaluator",
+    "evaluate_draws",
+    "fit",
+    "flat_draws",
+    "free_variables",
+    "inflow_summary",
+    "load_run",
+    "load_run_groups",
+    "prior_draws_of",
+    "quiet_pymc",
+    "read_diagnostics",
+    "run_dir",
+    "run_tree",
+    "save_posterior",
+    "save_run",
+]

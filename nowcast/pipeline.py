@@ -8,13 +8,14 @@ SIMULATED) -> ``fit_and_save`` -> ``make_forecasts`` (baseline and an optional s
 the report's paths and the headline. Steps raise ``NowcastError`` for anything a user can fix;
 ``run`` tells a ``notify`` callback what it is doing and what each step produced, so a caller
 can show progress without the pipeline printing anything.
+
+This module holds the fit, forecast, identification and report steps and ``run``; the steps'
+results live in ``nowcast.pipeline_results`` and the data steps (ingest, overview, panel) in
+``nowcast.pipeline_data``.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,250 +25,26 @@ from pydantic import ValidationError
 
 from nowcast.errors import NowcastError
 from nowcast.files import Pending, write_atomic, write_csv
-from nowcast.fit import Diagnostics, FitResult, load_run, save_run
+from nowcast.fit import Diagnostics, load_run, save_run
 from nowcast.forecast import Scenario, forecast
 from nowcast.model.spec import ModelSpec, Sampler, load_spec
+from nowcast.pipeline_data import evidence_edge, ingest, load_panel, overview, store_overview
+from nowcast.pipeline_results import (
+    DataOverview,
+    FitPlan,
+    FittedRun,
+    Identification,
+    IngestSummary,
+    Notify,
+    RunResult,
+    Step,
+    _ignore,
+)
 from nowcast.report import ReportPaths, headline, render_report
 from nowcast.store import Store, default_store_dir, parse_day
 
 BASELINE = "baseline"
 LOG_LIKELIHOOD_FILE = "log_likelihood.nc"
-
-
-# --------------------------------------------------------------------------- results
-
-
-@dataclass(frozen=True)
-class Step:
-    """A step ``run`` is starting: ``name`` (ingest, panel, fit, forecast, identify, report)
-    and a sentence saying what it does."""
-
-    name: str
-    message: str
-
-
-@dataclass(frozen=True)
-class IngestSummary:
-    """What ``ingest`` did: files read from ``data_dir``, figures new to the store."""
-
-    data_dir: Path
-    store_path: Path
-    files: int
-    new_figures: int
-    seconds: float
-
-    def __str__(self) -> str:
-        return (
-            f"Ingested {self.files} files from {self.data_dir} into {self.store_path}:"
-            f" {self.new_figures} new figures ({self.seconds:.1f} s)"
-        )
-
-
-@dataclass(frozen=True)
-class DataOverview:
-    """What a run rests on: the store by source (``store_overview``) and how far each kind
-    of evidence reaches in the panel (``evidence_edge``)."""
-
-    data_kind: str
-    as_of: str
-    first_month: pd.Timestamp
-    last_month: pd.Timestamp
-    sources: pd.DataFrame
-    evidence: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class FitPlan:
-    """The fit ``run`` is about to make."""
-
-    spec: ModelSpec
-    sampler: Sampler
-    data_kind: str
-    as_of: str
-    months: int
-
-
-@dataclass(frozen=True)
-class FittedRun:
-    """A fit and the folder it was saved in."""
-
-    result: FitResult
-    path: Path
-    # the posterior still being written in the background (``fit_and_save(background=True)``)
-    pending: tuple[Pending, ...] = ()
-
-    @property
-    def tree(self) -> xr.DataTree:
-        """The saved posterior."""
-        return self.result.tree
-
-    def wait(self) -> None:
-        """Return once the run folder's posterior is written (raise what the write raised)."""
-        for write in self.pending:
-            write.wait()
-
-    @property
-    def diagnostics(self) -> Diagnostics:
-        """Convergence diagnostics against the spec's thresholds."""
-        return self.result.diagnostics
-
-
-@dataclass(frozen=True)
-class Identification:
-    """What the data identify: narrowing and sensitivity tables, ablation when asked for."""
-
-    narrowing: pd.DataFrame
-    sensitivity: pd.DataFrame
-    ablation: pd.DataFrame | None = None
-    # each observation's log likelihood at each draw (the ``log_likelihood`` group): saved
-    # beside the posterior, so an update need not rebuild this run's model to reweight it
-    log_likelihood: xr.Dataset | None = None
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What ``run`` (or ``report_run``) produced."""
-
-    run_path: Path
-    report: ReportPaths
-    headline: dict[str, Any]
-    data_kind: str
-    diagnostics: Diagnostics | None = None
-
-    @property
-    def simulated(self) -> bool:
-        """True when the run rests on SIMULATED data."""
-        return self.data_kind != "real"
-
-
-Notify = Callable[[object], None]
-
-
-def _ignore(_: object) -> None:
-    """The default ``notify``: nobody is listening."""
-
-
-# --------------------------------------------------------------------------- steps
-
-
-def ingest(
-    data_dir: str | Path | None = None, store_dir: str | Path | None = None
-) -> IngestSummary:
-    """Ingest every file a data folder's manifest lists (default: the bundled real data);
-    files the store already holds change nothing."""
-    from nowcast.datasets import bundled_data_dir, ingest_dir, read_manifest
-
-    data_dir = Path(data_dir) if data_dir is not None else bundled_data_dir()
-    read_manifest(data_dir)  # a folder without a readable manifest leaves no store behind
-    t0 = time.perf_counter()
-    with Store(store_dir) as st:
-        results = ingest_dir(st, data_dir)
-        path = st.path
-    return IngestSummary(
-        data_dir=data_dir,
-        store_path=path,
-        files=len(results),
-        new_figures=sum(r.rows_added for r in results),
-        seconds=time.perf_counter() - t0,
-    )
-
-
-def store_overview(store_dir: str | Path | None = None) -> pd.DataFrame:
-    """The store in one row per source and kind (real or SIMULATED): how many series
-    (per region), the end of the latest period any of them covers, and when it last published.
-    The full table, a row per series, is ``Store.summary`` (``nowcast data``)."""
-    with Store(store_dir, read_only=True) as st:
-        summary = st.summary()
-    if summary.empty:
-        return pd.DataFrame(columns=["source", "kind", "series", "last_period", "last_published"])
-    out = (
-        summary.groupby(["source", "kind"], sort=True)
-        .agg(
-            series=("series", "size"),
-            last_period=("last_period", "max"),
-            last_published=("last_published", "max"),
-        )
-        .reset_index()
-    )
-    for col in ("last_period", "last_published"):
-        out[col] = pd.to_datetime(out[col])
-    return out
-
-
-def _use_simulated(store: Store, as_of: str | None) -> bool:
-    """True when the panel must be built from simulated figures: the store holds none that
-    are real by ``as_of`` but some simulated ones (the two never mix in one panel)."""
-    if len(store.as_of(as_of)):
-        return False
-    return bool(len(store.as_of(as_of, simulated=True)))
-
-
-def load_panel(
-    store_dir: str | Path | None = None,
-    as_of: str | None = None,
-    *,
-    start: str | pd.Timestamp | None = None,
-    spec: ModelSpec | None = None,
-) -> xr.Dataset:
-    """The panel of what the store knew on ``as_of`` (default: everything stored), from
-    ``start`` (default: the spec's start). Real figures when the store has any by then, else
-    SIMULATED ones; ``panel.attrs["data_kind"]`` says which. The window ends at the last
-    month every driver reaches; ``panel.attrs["waiting_for"]`` names the drivers later months
-    wait for."""
-    from nowcast.model.data import trim_to_drivers
-    from nowcast.panel import build_panel
-
-    spec = spec or load_spec()
-    first = parse_day(start, "start") if start is not None else spec.start
-    with Store(store_dir, read_only=True) as st:
-        simulated = _use_simulated(st, as_of)
-        panel = build_panel(st, as_of=as_of, start=first, simulated=simulated)
-    # the window ends where every driver does; ``attrs["waiting_for"]`` names what is missing
-    return trim_to_drivers(panel)[0]
-
-
-def evidence_edge(panel: xr.Dataset, spec: ModelSpec | None = None) -> pd.DataFrame:
-    """How far each kind of evidence the spec uses reaches: one row per kind with figures in
-    the panel's window (how many, the last month any of them covers, and how many months
-    short of the panel's last month that is), plus the drivers, which the model treats as
-    known and which therefore reach the last month."""
-    from nowcast.model.data import prepare
-    from nowcast.model.evidence import REGISTRY
-
-    spec = spec or load_spec()
-    data = prepare(panel, spec)
-    end = data.months[-1]
-    rows = [
-        {
-            "evidence": "drivers (on-chain, USD/RUB, Brent, key rate)",
-            "figures": data.n_months,
-            "last_month": end,
-        }
-    ]
-    for name, block in data.blocks.items():
-        if not block.n:
-            continue
-        last = pd.Timestamp(block.labels["period_end"].max()).to_period("M").to_timestamp()
-        rows.append({"evidence": REGISTRY[name].label, "figures": block.n, "last_month": last})
-    out = pd.DataFrame(rows)
-    months = pd.PeriodIndex(out["last_month"], freq="M")
-    out["months_behind"] = [max((end.to_period("M") - m).n, 0) for m in months]
-    return out
-
-
-def overview(
-    panel: xr.Dataset, store_dir: str | Path | None = None, spec: ModelSpec | None = None
-) -> DataOverview:
-    """The store by source and the panel's ragged edge by kind of evidence."""
-    months = pd.DatetimeIndex(panel["month"].values)
-    return DataOverview(
-        data_kind=str(panel.attrs.get("data_kind", "real")),
-        as_of=str(panel.attrs.get("as_of", "")),
-        first_month=months[0],
-        last_month=months[-1],
-        sources=store_overview(store_dir),
-        evidence=evidence_edge(panel, spec),
-    )
 
 
 def sampler_settings(spec: ModelSpec, **overrides: object) -> Sampler:
@@ -588,3 +365,35 @@ def run(
         # run folder is current only once complete (an --as-of run is a look back, not current)
         record(fitted.tree, fitted.path, forecasts, store_dir, last_ingest, horizon)
     return result
+
+
+__all__ = [
+    "BASELINE",
+    "LOG_LIKELIHOOD_FILE",
+    "DataOverview",
+    "FitPlan",
+    "FittedRun",
+    "Identification",
+    "IngestSummary",
+    "Notify",
+    "RunResult",
+    "Step",
+    "check_scenario",
+    "evidence_edge",
+    "fit_and_save",
+    "identify",
+    "ingest",
+    "latest_run",
+    "load_panel",
+    "make_forecasts",
+    "open_run",
+    "overview",
+    "plan_fit",
+    "record",
+    "report_run",
+    "run",
+    "sampler_settings",
+    "save_identification",
+    "store_overview",
+    "write_report",
+]

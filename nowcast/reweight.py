@@ -22,13 +22,17 @@ subset's observations, each release's log likelihood computed once per draw. The
 to the total whatever the order. What reweighting cannot assign (resampling noise; after a
 refit, the difference between two MCMC runs) is a row of its own, so the rows still add up to
 the change between the two recorded nowcasts.
+
+This module holds the update's two paths, the fast path (``fast_update``) and the news after a
+refit (``backward_news``); their parts live beside it: ``nowcast.reweight_draws`` (the draws
+carried forward, their importance weights and resampling) and ``nowcast.reweight_news`` (the
+releases of a batch, exact Shapley values and the revision table).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -38,554 +42,39 @@ import xarray as xr
 from nowcast.constants import CHAIN, DRAW, MONTH
 from nowcast.fit import DrawValues, flat_draws
 from nowcast.forecast import ForecastPaths, push_forward, stacked_posterior
-from nowcast.model.data import DRIVERS, FIGURE_KEY, ModelData
+from nowcast.model.data import ModelData
 from nowcast.model.evidence import REGISTRY
+from nowcast.reweight_draws import (
+    FLAT_LOG_RATIO,
+    SHARE_INNOVATIONS,
+    RefitNeeded,
+    _free_names,
+    carry_forward,
+    check_same_draws,
+    effective_sample_size,
+    free_shapes,
+    normalised,
+    ordered_resample,
+    posterior_draws,
+    psis,
+    systematic_resample,
+    weighted_quantile,
+)
+from nowcast.reweight_news import (
+    FORECAST_DRIVER,
+    MAX_PLAYERS,
+    NewsInputs,
+    Release,
+    Target,
+    explain,
+    headline_targets,
+    paths_for,
+    releases,
+    shapley,
+    summary,
+)
 
 PARETO_K_MAX = 0.7
-# log importance ratios varying less than this are equal (floating-point rounding)
-FLAT_LOG_RATIO = 1e-9
-# Exact Shapley values need every subset of releases; beyond this many, releases of one file
-# are merged into one (2^12 subsets is about a second).
-MAX_PLAYERS = 12
-SHARE_INNOVATIONS = "share_logit_step_z"
-# model driver (``ModelData.drivers``) -> forecast driver (``ForecastPaths.drivers``)
-FORECAST_DRIVER = {
-    "hashrate_eh_s": "btc_hashrate_eh_s",
-    "network_revenue_usd": "network_revenue_usd",
-    "issuance_btc": "issuance_btc",
-    "usd_rub": "usd_rub",
-    "brent_usd_per_bbl": "brent_usd_per_bbl",
-    "key_rate_pct": "key_rate_pct",
-}
-
-
-class RefitNeeded(Exception):
-    """The previous draws cannot be carried into the new model; ``reason`` says why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-# --------------------------------------------------------------------------- draws
-
-
-def posterior_draws(
-    tree: xr.DataTree, names: Sequence[str] | None = None, group: str = "posterior"
-) -> dict[str, np.ndarray]:
-    """Posterior (or ``group``) variables with (chain, draw) flattened into one leading
-    axis, chain-major (the order of ``forecast.stacked_posterior``)."""
-    return flat_draws(tree[group].to_dataset(), names)
-
-
-def _is_standard_normal(rv: object) -> bool:
-    """True for a ``Normal(0, 1)`` free variable: an innovation or a standardised effect,
-    whose new elements are drawn from their prior when the model grows."""
-    from pytensor.tensor.basic import NotScalarConstantError, get_underlying_scalar_constant_value
-    from pytensor.tensor.random.basic import NormalRV
-
-    node = rv.owner  # type: ignore[attr-defined]
-    if node is None or not isinstance(node.op, NormalRV):
-        return False
-    try:
-        mu, sigma = (float(get_underlying_scalar_constant_value(x)) for x in node.inputs[-2:])
-    except NotScalarConstantError:  # a parameter that is not a constant
-        return False
-    return mu == 0.0 and sigma == 1.0
-
-
-def free_shapes(model: pm.Model) -> dict[str, tuple[int, ...]]:
-    """Each free variable's shape, from one compiled function (dims may be data)."""
-    import pytensor
-
-    free = list(model.free_RVs)
-    shapes = pytensor.function([], [rv.shape for rv in free], on_unused_input="ignore")()
-    return {rv.name: tuple(int(x) for x in sh) for rv, sh in zip(free, shapes, strict=True)}
-
-
-def carry_forward(
-    prev: xr.DataTree,
-    model: pm.Model,
-    new_months: pd.DatetimeIndex,
-    share_innovations: np.ndarray,
-    rng: np.random.Generator,
-    group: str = "posterior",
-) -> dict[str, np.ndarray]:
-    """The previous run's draws as draws of ``model``'s free variables: variables of the same
-    shape are copied; the share walk's innovations for ``new_months`` (the months after the
-    previous window) are ``share_innovations[:, :len(new_months)]`` (the forecast's, so the
-    carried share path is the one the previous nowcast forecast); other standard normal
-    effects that grow (a new year's) are drawn from their prior. Raises ``RefitNeeded`` when
-    the model's structure changed. ``group="prior"`` carries the run's prior draws instead
-    (``share_innovations`` then fresh draws): prior draws of the larger model."""
-    old = posterior_draws(prev, group=group)
-    n = next(iter(old.values())).shape[0]
-    k = len(new_months)
-    if share_innovations.shape[0] != n or share_innovations.shape[1] < k:
-        raise ValueError("share_innovations must have one row per draw and a column per new month")
-    values: dict[str, np.ndarray] = {}
-    names = {rv.name for rv in model.free_RVs}
-    previous_free = _free_names(prev)
-    gone = [v for v in previous_free if v not in names]
-    if gone:
-        raise RefitNeeded(f"the model no longer has {gone}: its structure changed")
-    shapes = free_shapes(model)
-    for rv in model.free_RVs:
-        shape = shapes[rv.name]
-        standard = _is_standard_normal(rv)
-        innovation = rv.name.startswith(SHARE_INNOVATIONS)
-        if rv.name not in old:
-            if standard and innovation and shape == (k,):
-                values[rv.name] = share_innovations[:, :k].copy()
-                continue
-            raise RefitNeeded(f"new free variable {rv.name} {shape}: the model's structure changed")
-        arr = old[rv.name]
-        if arr.shape[1:] == shape:
-            values[rv.name] = arr
-            continue
-        grows = (
-            len(shape) == arr.ndim - 1
-            and len(shape) >= 1
-            and shape[0] > arr.shape[1]
-            and shape[1:] == arr.shape[2:]
-        )
-        if not (grows and standard):
-            raise RefitNeeded(
-                f"{rv.name} changed shape from {arr.shape[1:]} to {shape}: the model's"
-                " structure changed"
-            )
-        extra = shape[0] - arr.shape[1]
-        if innovation:
-            if extra != k:
-                raise RefitNeeded(f"{rv.name} grew by {extra} months, the window by {k}")
-            tail = share_innovations[:, :k]
-        else:
-            tail = rng.standard_normal((n, extra, *shape[1:]))
-        values[rv.name] = np.concatenate([arr, tail], axis=1)
-    return values
-
-
-def _free_names(tree: xr.DataTree) -> list[str]:
-    from nowcast.fit import free_variables
-
-    names = free_variables(tree)
-    if names is None:
-        raise RefitNeeded("the previous run does not record its free variables")
-    return names
-
-
-def check_same_draws(
-    prev: xr.DataTree, deterministics: dict[str, np.ndarray], months: pd.DatetimeIndex
-) -> None:
-    """The carried draws must reproduce the previous run's latent share path on the months
-    both windows hold; otherwise the model's structure changed under the same names."""
-    old = posterior_draws(prev, ["share_logit"])["share_logit"]
-    old_months = pd.DatetimeIndex(prev["posterior"][MONTH].values)
-    idx = months.get_indexer(old_months)
-    if (idx < 0).any():
-        raise RefitNeeded("the new window does not contain the previous one")
-    new = deterministics["share_logit"][:, idx]
-    gap = float(np.max(np.abs(new - old))) if old.size else 0.0
-    if not gap <= 1e-6:
-        raise RefitNeeded(f"carried draws move the share's past path by up to {gap:.2g} (logit)")
-
-
-# --------------------------------------------------------------------------- weights
-
-
-def psis(log_ratio: np.ndarray) -> tuple[np.ndarray, float]:
-    """Pareto-smoothed normalised log weights and Pareto k of raw log importance ratios
-    (arviz's PSIS over one sample axis)."""
-    import arviz_stats  # noqa: F401  (registers the azstats accessor)
-
-    lr = np.asarray(log_ratio, dtype=float)
-    if not np.all(np.isfinite(lr)):
-        raise RefitNeeded("some draws give the new data zero likelihood")
-    if np.ptp(lr) < FLAT_LOG_RATIO:  # nothing the likelihood sees changed (rounding only)
-        return np.full(len(lr), -np.log(len(lr))), 0.0
-    # arviz's psislw takes the log likelihood of a left-out figure, whose importance weights
-    # are its inverse (PSIS-LOO): negated here, the weights are exp(log_ratio)
-    da = xr.DataArray(lr.max() - lr, dims=["sample"])
-    try:
-        log_w, k = da.azstats.psislw(dim="sample")
-    except ValueError:  # the tail is one draw repeated: all weight on a single draw
-        return lr - np.log(np.sum(np.exp(lr - lr.max()))) - lr.max(), float("inf")
-    k = float(k)
-    # no tail to fit (a handful of draws carry all the weight) is as bad as it gets
-    return np.asarray(log_w.values, dtype=float), k if np.isfinite(k) else float("inf")
-
-
-def normalised(log_w: np.ndarray) -> np.ndarray:
-    """Weights summing to one from log weights."""
-    w = np.exp(log_w - np.max(log_w))
-    return w / w.sum()
-
-
-def effective_sample_size(weights: np.ndarray) -> float:
-    """Kish's effective sample size of normalised weights."""
-    return float(1.0 / np.sum(weights**2))
-
-
-def systematic_resample(weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Indices of a systematic resample of ``len(weights)`` draws (each draw copied
-    ``floor`` or ``ceil`` of n x its weight times: the least noisy of the simple schemes)."""
-    n = len(weights)
-    positions = (rng.uniform() + np.arange(n)) / n
-    cum = np.cumsum(weights)
-    cum[-1] = 1.0
-    return np.searchsorted(cum, positions, side="right").clip(0, n - 1)
-
-
-def ordered_resample(weights: np.ndarray, key: np.ndarray, seed: int) -> np.ndarray:
-    """Indices of a systematic resample taken along the draws sorted by ``key`` (the
-    headline), then shuffled: the resample's distribution of ``key`` is then within 1/n of
-    the weighted one at every quantile, the least the headline can move by resampling."""
-    rng = np.random.default_rng(seed + 11)
-    order = np.argsort(key, kind="stable")
-    picked = order[systematic_resample(weights[order], rng)]
-    return rng.permutation(picked)
-
-
-def weighted_quantile(values: np.ndarray, q: Sequence[float], weights: np.ndarray | None = None):
-    """Quantiles ``q`` of draws with weights; with equal weights exactly ``np.quantile``'s
-    default (linear) definition, so weighted and unweighted summaries agree."""
-    x = np.asarray(values, dtype=float)
-    if weights is None:
-        return np.quantile(x, q)
-    order = np.argsort(x, kind="stable")
-    xs, ws = x[order], np.asarray(weights, dtype=float)[order]
-    before = np.concatenate([[0.0], np.cumsum(ws)[:-1]])
-    position = before / before[-1]
-    return np.interp(q, position, xs)
-
-
-# --------------------------------------------------------------------------- releases
-
-
-@dataclass
-class Release:
-    """One player of the news: what one file (or the figures stored before the batch) brought,
-    split into drivers and evidence and into figures new to the store and revisions."""
-
-    label: str
-    kind: str  # "new" or "revised"
-    role: str  # "drivers" or "evidence"
-    file: str = ""
-    drivers: dict[str, pd.Series] = field(default_factory=dict)  # forecast driver -> by month
-    revised_months: list[pd.Timestamp] = field(default_factory=list)  # past months re-derived
-    log_lik: np.ndarray | None = None  # per draw: log likelihood this release adds
-
-    @property
-    def name(self) -> str:
-        return f"{self.label} [{self.role}, {self.kind}]"
-
-
-def _store_series(label_series: str) -> str:
-    from nowcast.panel import GRID
-
-    rule = GRID.get(label_series)
-    return rule.series if rule is not None else label_series
-
-
-def _labels(data: ModelData, kind: str) -> pd.DataFrame:
-    block = data.blocks.get(kind)
-    if block is None or not block.n:
-        return pd.DataFrame(columns=[*FIGURE_KEY, "value"])
-    lab = block.labels.copy()
-    lab["value"] = np.asarray(block.values, dtype=float)
-    return lab.reset_index(drop=True)
-
-
-def _owner(row: pd.Series, batch_rows: pd.DataFrame) -> int | None:
-    """The batch ingest that brought the figures behind an observation: a row of the same
-    series, region and observer whose period lies inside the observation's (a daily rate inside
-    a month's move), the latest ingest first."""
-    if batch_rows.empty:
-        return None
-    series = _store_series(str(row["series"]))
-    m = batch_rows[
-        (batch_rows["series"] == series)
-        & (batch_rows["region"] == row["region"])
-        & (batch_rows["period_start"] >= row["period_start"])
-        & (batch_rows["period_end"] <= row["period_end"])
-    ]
-    if m.empty:
-        return None
-    same_observer = m[m["observer"] == row["observer"]]
-    m = same_observer if not same_observer.empty else m
-    return int(m["ingest_id"].max())
-
-
-def releases(
-    old: ModelData,
-    new: ModelData,
-    ll_old: dict[str, np.ndarray],
-    ll_new: dict[str, np.ndarray],
-    batch_rows: pd.DataFrame,
-    files: dict[int, str],
-    batch: Sequence[int] | None = None,
-) -> list[Release]:
-    """The players of the news, from what changed between the previous and the new model
-    data: driver months (new to the window, or revised) and observations (new, revised,
-    gone), each given to the ingest whose figures it rests on (``batch_rows``: store rows
-    with ``ingest_id``; ``files``: ingest id -> file name; ``batch``: the ingests of this
-    update, default all in ``files``). Figures an earlier update stored that enter the model
-    only now are named as such. Every
-    observation's log likelihood change is in exactly one player, so the players' sum is
-    the full log importance ratio."""
-    players: dict[tuple, Release] = {}
-    batch = set(batch) if batch is not None else set(files)
-
-    def player(ingest: int | None, role: str, kind: str) -> Release:
-        key = (ingest, role, kind)
-        if key not in players:
-            if ingest is None:
-                label = "figures stored before this update, now inside the nowcast's window"
-            elif ingest in batch:
-                label = files.get(ingest, f"ingest {ingest}")
-            else:  # stored by an earlier update, waiting for the window to reach it
-                label = f"{files.get(ingest, f'ingest {ingest}')} (stored earlier)"
-            players[key] = Release(label=label, kind=kind, role=role, file=label)
-        return players[key]
-
-    # --- drivers: months new to the window and revised months
-    n_draws = next(iter(ll_new.values())).shape[0] if ll_new else 0
-    old_months = old.months
-    for name, values in new.drivers.items():
-        series = _store_series(DRIVERS[name])
-        rows = batch_rows[batch_rows["series"] == series] if not batch_rows.empty else batch_rows
-        prev = pd.Series(old.drivers[name], index=old_months)
-        for j, month in enumerate(new.months):
-            value = float(values[j])
-            if month in prev.index and np.isclose(prev[month], value, rtol=1e-12, atol=0.0):
-                continue
-            kind = "revised" if month in prev.index else "new"
-            inside = (
-                rows[
-                    (rows["period_start"] >= month)
-                    & (rows["period_end"] <= month + pd.offsets.MonthEnd(0))
-                ]
-                if not rows.empty
-                else rows
-            )
-            ingest = int(inside["ingest_id"].max()) if not inside.empty else None
-            rel = player(ingest, "drivers", kind)
-            rel.drivers.setdefault(FORECAST_DRIVER[name], pd.Series(dtype=float))
-            rel.drivers[FORECAST_DRIVER[name]][month] = value
-            if kind == "revised":
-                rel.revised_months.append(month)
-
-    # --- evidence
-    leftover = np.zeros(n_draws)
-    for kind in REGISTRY.values():
-        obs = kind.observed_name
-        lo = _labels(old, kind.name) if obs in ll_old else _labels(old, "")
-        ln = _labels(new, kind.name) if obs in ll_new else _labels(new, "")
-        lo["_i"], ln["_i"] = range(len(lo)), range(len(ln))
-        both = ln.merge(lo, on=FIGURE_KEY, how="outer", suffixes=("", "_old"), indicator=True)
-        for _, row in both.iterrows():
-            if row["_merge"] == "right_only":  # gone from the model
-                rel = player(_owner(row, batch_rows), "evidence", "revised")
-                term = -ll_old[obs][:, int(row["_i_old"])]
-            else:
-                diff = ll_new[obs][:, int(row["_i"])]
-                if row["_merge"] == "both":
-                    diff = diff - ll_old[obs][:, int(row["_i_old"])]
-                    if np.isclose(row["value"], row["value_old"], rtol=1e-12, atol=0.0):
-                        leftover += diff  # unchanged figure: moves only with revised drivers
-                        continue
-                    status = "revised"
-                else:
-                    status = "new"
-                rel = player(_owner(row, batch_rows), "evidence", status)
-                term = diff
-            rel.log_lik = term.copy() if rel.log_lik is None else rel.log_lik + term
-    out = list(players.values())
-    if np.max(np.abs(leftover), initial=0.0) > 1e-8:
-        # unchanged figures whose fit moved: through revised drivers, else on their own
-        target = next((r for r in out if r.role == "drivers" and r.kind == "revised"), None)
-        if target is None:
-            target = player(None, "evidence", "revised")
-            out = list(players.values())
-        target.log_lik = leftover if target.log_lik is None else target.log_lik + leftover
-    elif out:
-        first = out[0]
-        first.log_lik = leftover if first.log_lik is None else first.log_lik + leftover
-    for rel in out:
-        if rel.log_lik is None:
-            rel.log_lik = np.zeros(n_draws)
-    return _merge_if_many(out)
-
-
-def _merge_if_many(players: list[Release]) -> list[Release]:
-    if len(players) <= MAX_PLAYERS:
-        return players
-    by_file: dict[str, Release] = {}
-    for p in players:
-        merged = by_file.get(p.file)
-        if merged is None:
-            by_file[p.file] = Release(
-                p.label,
-                p.kind,
-                "all",
-                p.file,
-                dict(p.drivers),
-                list(p.revised_months),
-                p.log_lik.copy(),
-            )
-            continue
-        merged.kind = "revised" if "revised" in (merged.kind, p.kind) else "new"
-        for k, v in p.drivers.items():
-            merged.drivers[k] = pd.concat([merged.drivers.get(k, pd.Series(dtype=float)), v])
-        merged.revised_months += p.revised_months
-        merged.log_lik = merged.log_lik + p.log_lik
-    return list(by_file.values())
-
-
-# --------------------------------------------------------------------------- news
-
-
-@dataclass(frozen=True)
-class Target:
-    """A headline target: the inflow summed over ``months`` (one month or a quarter)."""
-
-    label: str  # "2025-07" or "2025Q3"
-    months: pd.DatetimeIndex
-
-
-def headline_targets(last_month: pd.Timestamp) -> list[Target]:
-    """The latest month and the quarter that holds it."""
-    last = pd.Timestamp(last_month)
-    q = last.to_period("Q")
-    quarter = pd.period_range(q.start_time, q.end_time, freq="M").to_timestamp()
-    return [Target(f"{last:%Y-%m}", pd.DatetimeIndex([last])), Target(str(q), quarter)]
-
-
-def summary(draws: np.ndarray, weights: np.ndarray | None = None) -> tuple[float, float]:
-    """Median and the 80% interval's width of draws (USD)."""
-    lo, med, hi = weighted_quantile(draws, (0.1, 0.5, 0.9), weights)
-    return float(med), float(hi - lo)
-
-
-def shapley(n: int, value: Callable[[int], np.ndarray]) -> np.ndarray:
-    """Exact Shapley values of ``n`` players for a vector-valued game: ``value(mask)`` is the
-    value of the coalition whose members are the set bits of ``mask``. Every coalition is
-    evaluated once."""
-    values = {mask: np.asarray(value(mask), dtype=float) for mask in range(1 << n)}
-    phi = np.zeros((n, *values[0].shape))
-    fact = [math.factorial(i) for i in range(n + 1)]
-    for i in range(n):
-        bit = 1 << i
-        for mask, v in values.items():
-            if mask & bit:
-                continue
-            size = bin(mask).count("1")
-            weight = fact[size] * fact[n - size - 1] / fact[n]
-            phi[i] += weight * (values[mask | bit] - v)
-    return phi
-
-
-@dataclass
-class NewsInputs:
-    """What ``explain`` needs: the draws to weight and how to get the targets' draws for any
-    set of driver releases."""
-
-    players: list[Release]
-    # (mask over driver players) -> {month: inflow draws in USD}
-    month_draws: Callable[[frozenset[int]], dict[pd.Timestamp, np.ndarray]]
-    # log weight subtracted from every coalition's (the whole batch's for backward attribution)
-    offset: np.ndarray | None = None
-    smooth: bool = True
-
-
-def explain(
-    inputs: NewsInputs,
-    targets: list[Target],
-    previous: dict[str, tuple[float, float]],
-    current: dict[str, tuple[float, float]],
-    residual_label: str,
-) -> pd.DataFrame:
-    """The revision table: for each target, each release's exact Shapley share of the change
-    in the median and in the 80% interval's width (USD), a row for what reweighting cannot
-    assign (``residual_label``) and a ``total`` row equal to their sums, which is the change
-    from ``previous`` to ``current`` (target label -> (median, width))."""
-    players = inputs.players
-    n = len(players)
-    driver_players = [i for i, p in enumerate(players) if p.drivers or p.revised_months]
-    ll = np.stack([p.log_lik for p in players]) if n else np.zeros((0, 0))
-    cache: dict[frozenset[int], dict[pd.Timestamp, np.ndarray]] = {}
-
-    def draws_for(mask: int) -> dict[pd.Timestamp, np.ndarray]:
-        key = frozenset(i for i in driver_players if mask >> i & 1)
-        if key not in cache:
-            cache[key] = inputs.month_draws(key)
-        return cache[key]
-
-    def value(mask: int) -> np.ndarray:
-        members = [i for i in range(n) if mask >> i & 1]
-        log_w = ll[members].sum(axis=0) if members else np.zeros(ll.shape[1] if n else 0)
-        if inputs.offset is not None:
-            log_w = log_w - inputs.offset
-        weights = None
-        if log_w.size and np.ptp(log_w) >= FLAT_LOG_RATIO:
-            lw = psis(log_w)[0] if inputs.smooth else log_w
-            weights = normalised(lw)
-        month = draws_for(mask)
-        out = []
-        for t in targets:
-            total = np.sum([month[m] for m in t.months], axis=0)
-            out.extend(summary(total, weights))
-        return np.array(out)
-
-    phi = shapley(n, value) if n else np.zeros((0, 2 * len(targets)))
-    grand = value((1 << n) - 1)
-    empty = value(0)
-    rows = []
-    for ti, t in enumerate(targets):
-        cols = slice(2 * ti, 2 * ti + 2)
-        # a target the previous nowcast did not estimate (a quarter it did not reach) starts
-        # from what its draws and paths say, the empty coalition
-        prev_med, prev_width = previous.get(t.label, (empty[2 * ti], empty[2 * ti + 1]))
-        cur_med, cur_width = current.get(t.label, (grand[2 * ti], grand[2 * ti + 1]))
-        for i, p in enumerate(players):
-            rows.append(_row(t, p.name, p.kind, *phi[i, cols]))
-        # what the subsets cannot assign: the empty coalition against the previous nowcast,
-        # and the saved posterior against the grand coalition
-        rest_med = (empty[2 * ti] - prev_med) + (cur_med - grand[2 * ti])
-        rest_width = (empty[2 * ti + 1] - prev_width) + (cur_width - grand[2 * ti + 1])
-        rows.append(_row(t, residual_label, "other", rest_med, rest_width))
-        part = [r for r in rows if r["target"] == t.label]
-        rows.append(
-            _row(
-                t,
-                "total",
-                "total",
-                float(sum(r["d_median_usd"] for r in part)),
-                float(sum(r["d_width80_usd"] for r in part)),
-            )
-        )
-    return pd.DataFrame(rows)
-
-
-def _row(t: Target, release: str, kind: str, d_median: float, d_width: float) -> dict:
-    return {
-        "target": t.label,
-        "release": release,
-        "kind": kind,
-        "d_median_usd": float(d_median),
-        "d_width80_usd": float(d_width),
-    }
-
-
-def paths_for(
-    paths: ForecastPaths, players: list[Release], members: frozenset[int]
-) -> ForecastPaths:
-    """Forecast paths with the drivers of the releases ``members`` in place of simulated ones."""
-    known: dict[str, pd.Series] = {}
-    for i in sorted(members):
-        for name, values in players[i].drivers.items():
-            known[name] = pd.concat([known.get(name, pd.Series(dtype=float)), values])
-    return paths.with_drivers(known) if known else paths
 
 
 def forward_month_draws(
@@ -921,3 +410,39 @@ def backward_news(
     return Backward(
         NewsInputs(players=players, month_draws=month_draws, offset=offset), model_new, at_draws
     )
+
+
+__all__ = [
+    "FLAT_LOG_RATIO",
+    "FORECAST_DRIVER",
+    "MAX_PLAYERS",
+    "PARETO_K_MAX",
+    "SHARE_INNOVATIONS",
+    "Backward",
+    "FastUpdate",
+    "NewsInputs",
+    "RefitNeeded",
+    "Release",
+    "Target",
+    "backward_news",
+    "carry_forward",
+    "check_same_draws",
+    "effective_sample_size",
+    "explain",
+    "extended_paths",
+    "fast_update",
+    "forward_month_draws",
+    "free_shapes",
+    "headline_targets",
+    "normalised",
+    "old_log_likelihood",
+    "ordered_resample",
+    "paths_for",
+    "posterior_draws",
+    "psis",
+    "releases",
+    "shapley",
+    "summary",
+    "systematic_resample",
+    "weighted_quantile",
+]

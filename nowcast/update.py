@@ -11,6 +11,10 @@ current only once it is complete.
 
 One update at a time: the whole update holds the store's writer lock (other writers wait up
 to ``$NOWCAST_LOCK_TIMEOUT`` seconds, then are refused with a message naming the holder).
+
+This module runs an update (``update``); its parts live beside it: ``nowcast.update_files``
+(the files taken in, the files of a run folder) and ``nowcast.update_history`` (a nowcast's
+estimates and its record in the history).
 """
 
 from __future__ import annotations
@@ -23,32 +27,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
 from nowcast.constants import DRAW, MONTH
 from nowcast.errors import NowcastError
 from nowcast.files import Pending, write_atomic, write_csv
-from nowcast.fit import flat_draws, save_posterior
-from nowcast.forecast import SAMPLE
-from nowcast.intervals import interval_summary
+from nowcast.fit import save_posterior
+from nowcast.update_files import (
+    PATHS_FILE,
+    REVISION_FILE,
+    UPDATE_FILE,
+    Incoming,
+    _new_run_folder,
+    _previous_meta,
+    _saved_log_likelihood,
+    load_paths,
+    resolve_files,
+    save_paths,
+    validate,
+)
+from nowcast.update_history import (
+    HEADLINE_QUANTITY,
+    _previous_targets,
+    history_with,
+    month_draws,
+    nowcast_estimates,
+    nowcast_record,
+    target_values,
+)
 
-HEADLINE_QUANTITY = "hidden_inflow_usd"
-UPDATE_FILE = "update.json"
-REVISION_FILE = "revision.csv"
-# the baseline forecast's driver paths, innovations and shocks: the next update continues them
-PATHS_FILE = "forecast_paths.nc"
 DEFAULT_HORIZON = 6
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """One file of an update and the source that parses it."""
-
-    path: Path
-    source: str
-    published: str | None = None
 
 
 @dataclass
@@ -69,127 +78,6 @@ class UpdateResult:
     headline: dict[str, Any] = field(default_factory=dict)
     nowcast_id: int | None = None
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- estimates
-
-
-def month_draws(tree: xr.DataTree, baseline: xr.Dataset | None) -> dict[pd.Timestamp, tuple]:
-    """Each month's hidden inflow draws (USD) and status: fitted months from the posterior,
-    later months from the baseline forecast (same draw order)."""
-    post = tree["posterior"][HEADLINE_QUANTITY]
-    months = pd.DatetimeIndex(post[MONTH].values)
-    draws = flat_draws(tree["posterior"].to_dataset(), [HEADLINE_QUANTITY])[HEADLINE_QUANTITY]
-    out = {m: (draws[:, j], "fitted") for j, m in enumerate(months)}
-    if baseline is not None:
-        fc = baseline[HEADLINE_QUANTITY].transpose(SAMPLE, MONTH)
-        for j, m in enumerate(pd.DatetimeIndex(fc[MONTH].values)):
-            out[m] = (fc.values[:, j], "forecast")
-    return out
-
-
-def nowcast_estimates(tree: xr.DataTree, baseline: xr.Dataset | None) -> pd.DataFrame:
-    """The history's estimates of one nowcast: the hidden inflow (USD per month) of every
-    month (fitted or forecast) and of every quarter whose months it all covers, with mean,
-    median and 80% and 95% intervals (``interval_summary``, so the report agrees)."""
-    draws = month_draws(tree, baseline)
-    months = sorted(draws)
-    rows = []
-    targets: list[tuple[str, str, list[pd.Timestamp]]] = [
-        (f"{m:%Y-%m}", "month", [m]) for m in months
-    ]
-    for q in sorted({m.to_period("Q") for m in months}):
-        qm = list(pd.period_range(q.start_time, q.end_time, freq="M").to_timestamp())
-        if all(m in draws for m in qm):
-            targets.append((str(q), "quarter", qm))
-    for label, freq, ms in targets:
-        total = np.sum([draws[m][0] for m in ms], axis=0)
-        status = "forecast" if any(draws[m][1] == "forecast" for m in ms) else "fitted"
-        s = interval_summary(xr.DataArray(total, dims=[SAMPLE]), SAMPLE).iloc[0]
-        rows.append(
-            {
-                "target": label,
-                "freq": freq,
-                "period_start": ms[0],
-                "period_end": ms[-1] + pd.offsets.MonthEnd(0),
-                "status": status,
-                "quantity": HEADLINE_QUANTITY,
-                "mean": float(s["mean"]),
-                "median": float(s["median"]),
-                "lower_80": float(s["lower_80"]),
-                "upper_80": float(s["upper_80"]),
-                "lower_95": float(s["lower_95"]),
-                "upper_95": float(s["upper_95"]),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def target_values(estimates: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Target label -> (median, 80% interval width) of a nowcast's estimates."""
-    return {
-        str(r.target): (float(r.median), float(r.upper_80 - r.lower_80))
-        for r in estimates.itertuples()
-    }
-
-
-# --------------------------------------------------------------------------- gathering
-
-
-def resolve_files(
-    files: Sequence[str | Path | Incoming], source: str | None, published: str | None
-) -> list[Incoming]:
-    """The files named on the command line with their sources: ``source`` for all, or each
-    file's own format (``nowcast.sources.recognise_source``); an ``Incoming`` names its own."""
-    from nowcast.sources import get_source, recognise_source
-
-    out = []
-    for f in files:
-        if isinstance(f, Incoming):
-            out.append(f)
-            continue
-        path = Path(f)
-        name = get_source(source).name if source else recognise_source(path).name
-        out.append(Incoming(path, name, published))
-    return out
-
-
-def validate(item: Incoming) -> None:
-    """Parse and validate one file without storing anything (``SourceError`` naming the file,
-    line and field)."""
-    from nowcast.sources import get_source
-    from nowcast.store import parse_day
-
-    pub = parse_day(item.published, "--published") if item.published else None
-    get_source(item.source).load(item.path, published=pub)
-
-
-# --------------------------------------------------------------------------- the update
-
-
-def _previous_meta(run_path: Path) -> dict[str, Any]:
-    """The forecast settings the previous nowcast was made with (``update.json``; a run
-    from ``nowcast run`` records them there too)."""
-    path = Path(run_path) / UPDATE_FILE
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def _new_run_folder(store_dir: Path, tree: xr.DataTree) -> Path:
-    from datetime import UTC, datetime
-
-    from nowcast.fit import run_dir
-
-    tree.attrs["created_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    folder = run_dir(store_dir, tree)
-    n = 1
-    while folder.exists():  # two updates within one second
-        n += 1
-        folder = folder.with_name(f"{run_dir(store_dir, tree).name}_{n}")
-    folder.mkdir(parents=True)
-    return folder
 
 
 def explain_revision(
@@ -528,104 +416,28 @@ def _update_nowcast(
     return result
 
 
-def save_paths(paths: Any, run_path: Path) -> Path:
-    """Save a forecast's paths (``ForecastPaths``) beside its run."""
-    ds = paths.to_dataset()
-    return write_atomic(
-        Path(run_path) / PATHS_FILE, lambda tmp: ds.to_netcdf(tmp, engine="h5netcdf")
-    )
-
-
-def load_paths(run_path: Path) -> Any:
-    """A run's saved forecast paths, or ``None`` (missing or unreadable: drawn again)."""
-    from nowcast.forecast import ForecastPaths
-
-    path = Path(run_path) / PATHS_FILE
-    if not path.exists():
-        return None
-    try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            return ForecastPaths.from_dataset(ds.load())
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def _saved_log_likelihood(run_path: Path) -> xr.Dataset | None:
-    from nowcast.pipeline import LOG_LIKELIHOOD_FILE
-
-    path = Path(run_path) / LOG_LIKELIHOOD_FILE
-    if not path.exists():
-        return None
-    try:
-        return xr.open_dataset(path, engine="h5netcdf").load()
-    except (OSError, ValueError):  # damaged: the previous model is evaluated instead
-        return None
-
-
 def _prior_draws(tree: xr.DataTree) -> int:
     return int(tree["prior"].sizes.get(DRAW, 500)) if "prior" in tree.children else 500
 
 
-def _previous_targets(
-    st: Any, nowcast_id: int, labels: list[str]
-) -> dict[str, tuple[float, float]]:
-    """What the previous nowcast said about each target (its forecast if it lay ahead)."""
-    out = {}
-    for label in labels:
-        rows = st.estimates(label)
-        rows = rows[rows["nowcast_id"] == nowcast_id]
-        if len(rows):
-            r = rows.iloc[-1]
-            out[label] = (float(r["median"]), float(r["upper_80"] - r["lower_80"]))
-    return out
-
-
-def history_with(st: Any, estimates: pd.DataFrame, tree: xr.DataTree, path: str) -> pd.DataFrame:
-    """The recorded estimates of this nowcast's latest month, and this nowcast's own (not
-    recorded yet: it is recorded once its report is written) as the last row."""
-    from datetime import UTC, datetime
-
-    month = f"{pd.Timestamp(tree['posterior'][MONTH].values[-1]):%Y-%m}"
-    past = st.estimates(month)
-    mine = estimates[estimates["target"] == month].assign(
-        nowcast_id=int(past["nowcast_id"].max()) + 1 if len(past) else 1,
-        recorded_at=pd.Timestamp(datetime.now(UTC).replace(tzinfo=None)),
-        data_as_of=str(tree.attrs.get("data_as_of", "") or "latest"),
-        data_kind=str(tree.attrs.get("data_kind", "real")),
-        spec_name=str(tree.attrs.get("model", "")),
-        path=path,
-    )
-    return pd.concat([past, mine[past.columns]] if len(past) else [mine], ignore_index=True)
-
-
-def nowcast_record(
-    tree: xr.DataTree,
-    run_path: Path,
-    estimates: pd.DataFrame,
-    path: str,
-    last_ingest_id: int,
-    *,
-    pareto_k: float | None = None,
-    ess: float | None = None,
-    note: str = "",
-) -> Any:
-    """The history's record of a nowcast."""
-    from datetime import UTC, datetime
-
-    from nowcast.store import NowcastRecord
-
-    return NowcastRecord(
-        recorded_at=datetime.now(UTC).replace(tzinfo=None),
-        run_path=str(run_path),
-        data_as_of=str(tree.attrs.get("data_as_of", "") or "latest"),
-        last_ingest_id=int(last_ingest_id),
-        fitted_through=pd.Timestamp(tree["posterior"][MONTH].values[-1]),
-        spec_name=str(tree.attrs.get("model", "")),
-        spec_hash=str(tree.attrs.get("spec_hash", "")),
-        data_kind=str(tree.attrs.get("data_kind", "real")),
-        path=path,
-        pareto_k=pareto_k,
-        ess=ess,
-        note=note,
-        estimates=estimates,
-    )
+__all__ = [
+    "DEFAULT_HORIZON",
+    "HEADLINE_QUANTITY",
+    "PATHS_FILE",
+    "REVISION_FILE",
+    "UPDATE_FILE",
+    "Incoming",
+    "Notify",
+    "UpdateResult",
+    "explain_revision",
+    "history_with",
+    "load_paths",
+    "month_draws",
+    "nowcast_estimates",
+    "nowcast_record",
+    "resolve_files",
+    "save_paths",
+    "target_values",
+    "update",
+    "validate",
+]
