@@ -11,10 +11,11 @@ The key is a digest of a canonical description of the graph, node by node: ops b
 parameters (inner graphs described the same way), constants by dtype, shape and bytes, other
 inputs by name and type, plus the library versions. A graph holding anything known only by its
 identity (an object whose description is its address) gets no key and is never cached. Entries
-live in PyTensor's compile directory (``nowcast_functions``), written atomically; the oldest
-beyond ``MAX_ENTRIES`` are removed; an entry that cannot be read is removed and rebuilt, never
-an error. Functions that draw random numbers must not be cached (their generator's state would
-be pickled with them): the graphs cached here compute log densities and derived quantities.
+live in PyTensor's compile directory (``nowcast_functions``), written atomically; the least
+recently used beyond ``MAX_BYTES`` are removed; an entry that cannot be read is removed and
+rebuilt, never an error. Functions that draw random numbers must not be cached (their
+generator's state would be pickled with them): the graphs cached here compute log densities
+and derived quantities.
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ log = logging.getLogger(__name__)
 
 # Bump when what is cached changes shape: old entries are then never loaded.
 CACHE_VERSION = 1
-MAX_ENTRIES = 32
+# the newest entries kept up to this many bytes: the default model's are about 5 MB, a test
+# model's a fifth of one (a count limit let one test run push out the real model's entries)
+MAX_BYTES = 512 * 2**20
 ENV_DISABLE = "NOWCAST_NO_FUNCTION_CACHE"  # set to anything but "" or "0": never cache
 
 
@@ -116,9 +119,12 @@ def _store(path: Path, data: bytes) -> None:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
-        entries = sorted(path.parent.glob("*.pkl"), key=lambda p: p.stat().st_mtime)
-        for old in entries[:-MAX_ENTRIES]:
-            old.unlink(missing_ok=True)
+        entries = sorted(path.parent.glob("*.pkl"), key=lambda p: -p.stat().st_mtime)
+        total = 0
+        for entry in entries:  # newest first
+            total += entry.stat().st_size
+            if total > MAX_BYTES and entry != path:
+                entry.unlink(missing_ok=True)
     except OSError as exc:  # a read-only or full disk: nothing cached, nothing broken
         log.info("function cache not written (%s)", exc)
 

@@ -167,8 +167,11 @@ def test_the_cache_can_be_turned_off(own_cache, monkeypatch):
     assert not loaded and not own_cache.exists()
 
 
-def test_the_oldest_entries_go_beyond_the_limit(own_cache, monkeypatch):
-    monkeypatch.setattr(fncache, "MAX_ENTRIES", 3)
+def test_the_least_recently_used_entries_go_beyond_the_limit(own_cache, monkeypatch):
+    fncache.cached("f" * 64, lambda: 0)
+    size = (own_cache / f"{'f' * 64}.pkl").stat().st_size
+    (own_cache / f"{'f' * 64}.pkl").unlink()
+    monkeypatch.setattr(fncache, "MAX_BYTES", 3 * size)  # room for three
     for i in range(5):
         fncache.cached(f"{i:064x}", lambda i=i: i)
         os.utime(own_cache / f"{i:064x}.pkl", (i, i))  # stamped in order of writing
