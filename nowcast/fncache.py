@@ -158,16 +158,15 @@ def _describe(outputs: list[Any], inputs: list[Any] | None = None) -> tuple:
         nodes.append(
             (
                 _op(node.op),
-                tuple(index[i] if i in index else _orphan(i, index) for i in node.inputs),
+                # a constant an inner graph uses without listing it as an input: by value
+                tuple(
+                    index[i] if i in index else ("orphan", _root(i, inner=True))
+                    for i in node.inputs
+                ),
                 tuple(str(o.type) for o in node.outputs),
             )
         )
     return tuple(roots), tuple(nodes), tuple(index[o] for o in outputs)
-
-
-def _orphan(v: Any, index: dict[Any, int]) -> tuple:
-    """A constant an inner graph uses without listing it as an input."""
-    return ("orphan", _root(v, inner=True))
 
 
 def _root(v: Any, inner: bool) -> tuple:

@@ -265,12 +265,9 @@ class SortedDraws:
 
     @classmethod
     def of(cls, posterior: xr.Dataset, names: list[str]) -> SortedDraws:
-        rows, shapes = [], []
-        for name in names:
-            flat = flat_draws(posterior, [name])[name]
-            shapes.append(flat.shape[1:])
-            rows.append(flat.reshape(flat.shape[0], -1).T)
-        values = np.concatenate(rows, axis=0)
+        flats = flat_draws(posterior, names)
+        shapes = [flats[name].shape[1:] for name in names]
+        values = np.concatenate([flats[n].reshape(len(flats[n]), -1).T for n in names], axis=0)
         order = np.argsort(values, axis=1)
         up = np.diff(np.take_along_axis(values, order, axis=1), axis=1)
         # the negation sorts in reverse: its bins are the same widths, reversed
@@ -325,7 +322,7 @@ class SortedDraws:
         np.log2(cdf_q, out=log_q, where=cdf_q != 0)
         mid = cdf_q + cdf_p
         mid *= 0.5
-        np.log2(mid, out=mid, where=mid != 0)  # cdf_p > 0: mid is never 0
+        np.log2(mid, out=mid)  # cdf_p > 0: mid is never 0
         half_ln2 = 0.5 / np.log(2)
         pq = self.p_log_p[sign] - np.einsum("ij,ij->i", with_p, mid) + half_ln2 * (q_int - p_int)
         qp = (
