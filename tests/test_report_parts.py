@@ -323,3 +323,30 @@ def test_sensitivity_text_says_when_it_could_not_be_computed():
     text = " ".join(_sensitivity_paragraphs(table))
     assert "could not be computed" in text
     assert "nan" not in text.lower()
+
+
+def _table_pdf(tmp_path, cells: list[list[str]]) -> bytes:
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from nowcast.report import pdf
+    from nowcast.report.tables import Table
+
+    table = Table("Figures", ["what", "value"], cells, [False] * len(cells), "")
+    path = tmp_path / "t.pdf"
+    with PdfPages(path) as doc:
+        pdf.table_pages(doc, table, banner=False)
+        pdf.text_pages(doc, "Words", [" ".join(c[0] for c in cells)], banner=False)
+    return path.read_bytes()
+
+
+def test_text_pages_use_the_standard_fonts_only_when_every_character_has_one(tmp_path):
+    """Pages whose characters the PDF's standard fonts encode are written in them (fast, no
+    font embedded); a page with any other character keeps the embedded font, never a "?"."""
+    plain = _table_pdf(tmp_path, [["inflow, USD m", "104.8 (65.3 to 163.8)"]])
+    assert b"/BaseFont /Courier" in plain and b"/BaseFont /Helvetica-Bold" in plain
+    assert b"DejaVu" not in plain
+
+    cyrillic = "\u0418\u0440\u043a\u0443\u0442\u0441\u043a"
+    wider = _table_pdf(tmp_path, [["share \u2265 5%", cyrillic]])
+    assert b"DejaVu" in wider
+    assert b"/BaseFont /Courier" not in wider
