@@ -75,7 +75,10 @@ def run(store: Path, stage: Stages) -> dict[str, object]:
             ragged_edge(build_panel(st))
             panel = build_panel(st, start=spec.start)
     w0, c0 = time.perf_counter(), time.process_time()
-    result = fit(panel, spec)
+    try:  # as `nowcast run` fits: the log densities evaluated with the derived quantities
+        result = fit(panel, spec, log_densities=True)
+    except TypeError:  # releases before that
+        result = fit(panel, spec)
     fit_wall, fit_cpu = time.perf_counter() - w0, time.process_time() - c0
     # releases before the stage split recorded compile, sampling and postprocess only
     wall = getattr(result, "wall", None) or {
@@ -103,7 +106,7 @@ def run(store: Path, stage: Stages) -> dict[str, object]:
     with stage("identification: narrowing"):
         narrow = ident.narrowing(tree)
     with stage("identification: log densities"):
-        dens = ident.add_log_densities(tree)
+        dens = ident.add_log_densities(tree, result.model, getattr(result, "values", None))
     with stage("identification: psense"):
         sens = ident.sensitivity(dens)
     with stage("report: HTML, PDF, charts"):

@@ -14,6 +14,7 @@ from nowcast.errors import NowcastError
 
 if TYPE_CHECKING:  # the pipeline is imported when a command runs: `nowcast --help` stays fast
     from nowcast.pipeline import DataOverview, FitPlan, FittedRun, RunResult
+    from nowcast.sidecar import Sidecar
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -254,6 +255,39 @@ def run(
     """The main job (default: the bundled real data): ingest what the store lacks, fit the
     default model, nowcast the ragged edge, forecast h months ahead, and write the report
     (HTML, PDF), the summary (CSV, JSON) and the posterior (netCDF)."""
+    from nowcast.sidecar import Sidecar
+
+    with Sidecar() as sidecar:  # its start-up runs beside this process's imports
+        _run(
+            data,
+            store,
+            as_of,
+            horizon,
+            scenario,
+            start,
+            sampler,
+            draws,
+            tune,
+            chains,
+            seed,
+            sidecar,
+        )
+
+
+def _run(
+    data: Path | None,
+    store: Path | None,
+    as_of: str | None,
+    horizon: int,
+    scenario: Path | None,
+    start: str | None,
+    sampler: str | None,
+    draws: int | None,
+    tune: int | None,
+    chains: int | None,
+    seed: int | None,
+    sidecar: Sidecar,
+) -> None:
     from nowcast import pipeline
     from nowcast.forecast import load_scenario
     from nowcast.model.spec import load_spec
@@ -276,6 +310,7 @@ def run(
                 spec=model,
                 sampler=settings,
                 notify=progress,
+                sidecar=sidecar,
             )
     except NowcastError as exc:
         _fail(exc)

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from nowcast.errors import NowcastError
 from nowcast.files import Pending, write_atomic, write_csv
-from nowcast.fit import Diagnostics, load_run, save_run
+from nowcast.fit import Diagnostics, FitResult, load_run, save_run
 from nowcast.forecast import Scenario, forecast
 from nowcast.model.spec import ModelSpec, Sampler, load_spec
 from nowcast.pipeline_data import evidence_edge, ingest, load_panel, overview, store_overview
@@ -41,6 +41,7 @@ from nowcast.pipeline_results import (
     _ignore,
 )
 from nowcast.report import ReportPaths, headline, render_report
+from nowcast.sidecar import Sidecar
 from nowcast.store import Store, default_store_dir, parse_day
 
 BASELINE = "baseline"
@@ -78,14 +79,23 @@ def fit_and_save(
     store_dir: str | Path | None = None,
     prior_draws: int = 500,
     background: bool = False,
+    sidecar: Sidecar | None = None,
 ) -> FittedRun:
     """Fit ``spec`` (default: the default spec) to ``panel`` and save the run under
     ``<store>/runs/``. ``background``: the posterior is written while the caller goes on;
-    ``FittedRun.wait()`` before anything takes the run for saved."""
+    ``FittedRun.wait()`` before anything takes the run for saved. ``sidecar``: a second
+    process for the parts of the fit that can run beside it (``nowcast.sidecar``)."""
     from nowcast.fit import fit
 
     spec = spec or load_spec()
-    result = fit(panel, spec, sampler=sampler, prior_draws=prior_draws)
+    result = fit(
+        panel,
+        spec,
+        sampler=sampler,
+        prior_draws=prior_draws,
+        log_densities=True,
+        sidecar=sidecar,
+    )
     root = Path(store_dir) if store_dir is not None else default_store_dir()
     pending: list[Pending] = []
     path = save_run(result, root, pending if background else None)
@@ -244,11 +254,17 @@ def _finish(
     diagnostics: Diagnostics | None,
     notify: Notify,
     history_of: str | Path | None = None,
+    fitted: FitResult | None = None,
 ) -> tuple[RunResult, dict[str, xr.Dataset]]:
     notify(Step("forecast", f"forecasting {horizon} months ahead ..."))
     forecasts = make_forecasts(tree, horizon, scenario)
     notify(Step("identify", "identification: narrowing and power-scaling sensitivity ..."))
-    ident = identify(tree)
+    # a fit of this process has the log densities at its draws already
+    ident = (
+        identify(tree, model=fitted.model, values=fitted.values)
+        if fitted is not None
+        else identify(tree)
+    )
     save_identification(ident, run_path)
     notify(Step("report", "rendering the report ..."))
     section = _history_section(tree, forecasts, history_of) if history_of is not None else None
@@ -318,13 +334,15 @@ def run(
     sampler: Sampler | None = None,
     prior_draws: int = 500,
     notify: Notify = _ignore,
+    sidecar: Sidecar | None = None,
 ) -> RunResult:
     """The main job: ingest what is new in ``data_dir`` (default: the bundled real data),
     build the as-of panel once, fit ``spec`` (default: the default spec) and save the run,
     forecast the baseline (and ``scenario``), identify, and write the report and the
     identification tables into the run folder. ``notify`` receives each ``Step`` as it
     starts and each step's result (``IngestSummary``, ``DataOverview``, ``FitPlan``,
-    ``FittedRun``)."""
+    ``FittedRun``). ``sidecar``: the second process parts of the fit run in (default: one
+    opened here; a caller opens it earlier, before its own imports, to start it sooner)."""
     # bad options are refused before any work
     check_scenario(scenario)
     if horizon < 1:
@@ -332,6 +350,49 @@ def run(
     for value, what in ((start, "start"), (as_of, "as-of date")):
         if value is not None:
             parse_day(value, what)
+    if sidecar is None:
+        with Sidecar() as own:  # started now: its imports run beside the ingest and panel
+            return run(
+                data_dir,
+                store_dir,
+                as_of=as_of,
+                start=start,
+                horizon=horizon,
+                scenario=scenario,
+                spec=spec,
+                sampler=sampler,
+                prior_draws=prior_draws,
+                notify=notify,
+                sidecar=own,
+            )
+    return _run(
+        data_dir,
+        store_dir,
+        as_of,
+        start,
+        horizon,
+        scenario,
+        spec,
+        sampler,
+        prior_draws,
+        notify,
+        sidecar,
+    )
+
+
+def _run(
+    data_dir: str | Path | None,
+    store_dir: str | Path | None,
+    as_of: str | None,
+    start: str | None,
+    horizon: int,
+    scenario: Scenario | None,
+    spec: ModelSpec | None,
+    sampler: Sampler | None,
+    prior_draws: int,
+    notify: Notify,
+    sidecar: Sidecar,
+) -> RunResult:
     spec = spec or load_spec()
     sampler = sampler or spec.sampler
     notify(Step("ingest", "ingesting ..."))
@@ -345,7 +406,13 @@ def run(
     notify(Step("fit", "sampling ..."))
     # the posterior is written while the forecasts, identification and report are made
     fitted = fit_and_save(
-        panel, spec, sampler=sampler, store_dir=store_dir, prior_draws=prior_draws, background=True
+        panel,
+        spec,
+        sampler=sampler,
+        store_dir=store_dir,
+        prior_draws=prior_draws,
+        background=True,
+        sidecar=sidecar,
     )
     notify(fitted)
     try:
@@ -357,6 +424,7 @@ def run(
             fitted.diagnostics,
             notify,
             history_of=(store_dir or default_store_dir()) if as_of is None else None,
+            fitted=fitted.result,
         )
     finally:
         fitted.wait()

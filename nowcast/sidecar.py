@@ -1,0 +1,278 @@
+"""A second process for the parts of a fit that do not wait for the sampler's draws.
+
+A fit is one core's work apart from sampling (nutpie's chains use both cores of the machine
+this was measured on). Two parts need nothing the sampler returns, or only its free
+parameters: the prior and prior predictive draws (which need only the model) and the
+convergence diagnostics of the free parameters. A ``Sidecar`` computes them in another
+process while this one compiles the sampler's model and evaluates the derived quantities.
+
+The process is started (and its imports made) when the sidecar is opened, at the start of a
+job, so that its start-up runs beside the job's own imports, ingest and panel rather than
+after them.
+
+Why not ``multiprocessing``: its ``spawn`` and ``forkserver`` children import the parent's
+``__main__`` script again, so a user's script without an ``if __name__ == "__main__"`` guard
+would run a second time, whole (a second nowcast, a second write to the store); its ``fork``
+children of a process holding the sampler's, DuckDB's or BLAS's threads may inherit a held
+lock. The sidecar is ``python -m nowcast.sidecar`` instead, fed pickled jobs on its standard
+input, one at a time, and answering each on its standard output, in order.
+
+Every result is what the same function gives in this process (the model is rebuilt from the
+same panel and spec, and the draws come from the same seed: bit-identical, tested). When the
+process cannot be started or dies, the work is done here instead, and the job goes on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # only the jobs need them: opening a sidecar imports nothing heavy
+    import pandas as pd
+    import xarray as xr
+
+log = logging.getLogger(__name__)
+
+# NOWCAST_NO_SIDECAR=1: everything in one process (for profiling, or to compare)
+ENV_OFF = "NOWCAST_NO_SIDECAR"
+_HEADER = struct.Struct("<Q")  # each message: its length in bytes, then the pickle
+_STOP = object()
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _send(stream: IO[bytes], obj: object) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)  # whole, before any byte goes
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        raise EOFError("the sidecar process ended")
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the sidecar process ended mid-answer")
+    return pickle.loads(data)
+
+
+def _name_of(fn: Callable) -> tuple[str, str]:
+    module, name = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not module or module == "__main__" or "." in name or "<" in name:
+        raise ValueError(f"a sidecar runs functions defined at a module's top only, not {fn!r}")
+    return module, name
+
+
+class Sidecar:
+    """One helper process; use as a context manager (the process ends with the block)."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen | None = None
+        self._jobs: queue.Queue = queue.Queue()
+        self._pending: queue.Queue = queue.Queue()
+        self._lock = threading.Lock()
+        self._dead: Exception | None = None
+        self.answered = 0  # jobs the other process answered
+        if os.environ.get(ENV_OFF) == "1" or _usable_cores() < 2:
+            return  # on one core the second process would only take turns with this one
+        # the same modules as this process, wherever it found them (a checkout, a test)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p or os.curdir for p in sys.path)}
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "nowcast.sidecar"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,  # its warnings are this process's to give
+                env=env,
+            )
+        except OSError as exc:  # no processes allowed here: work in this one
+            log.info("no sidecar process (%s): working in one process", exc)
+            return
+        threading.Thread(target=self._write, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    @property
+    def running(self) -> bool:
+        """Whether the other process is there to take jobs."""
+        return self._proc is not None and self._dead is None
+
+    def kill(self) -> None:
+        """End the other process at once (as a crash would); later jobs are done here."""
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            self._reader.join()
+
+    def __enter__(self) -> Sidecar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the process (what it is still computing is dropped)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        self._jobs.put(_STOP)
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Job:
+        """``fn(*args)`` in the other process (a module-level function of nowcast and
+        picklable arguments); in this one, when its result is asked for, if there is none."""
+        name = _name_of(fn)
+        future: Future | None = None
+        if self.running:
+            future = Future()
+            self._jobs.put((name, args, future))
+        return Job(fn, args, future)
+
+    def _write(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None
+        while True:
+            item = self._jobs.get()
+            if item is _STOP:
+                try:
+                    proc.stdin.close()  # the sidecar ends at the end of its input
+                except OSError:
+                    pass
+                return
+            name, args, future = item
+            try:
+                data = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:  # noqa: BLE001 - arguments that cannot be sent
+                future.set_exception(SidecarFailed(f"the job could not be sent: {exc}"))
+                continue
+            with self._lock:
+                if self._dead is not None:
+                    future.set_exception(self._dead)
+                    continue
+                self._pending.put(future)  # answers come back in the order jobs are sent
+            try:
+                proc.stdin.write(_HEADER.pack(len(data)))
+                proc.stdin.write(data)
+                proc.stdin.flush()
+            except OSError:
+                pass  # the process ended: the reader fails what is pending
+
+    def _read(self) -> None:
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        while True:
+            try:
+                ok, value = _receive(proc.stdout)
+            except Exception as exc:  # noqa: BLE001 - the process ended
+                with self._lock:
+                    self._dead = SidecarFailed(str(exc))
+                    while not self._pending.empty():
+                        self._pending.get().set_exception(self._dead)
+                return
+            future = self._pending.get()
+            self.answered += 1
+            (future.set_result if ok else future.set_exception)(value)
+
+
+class SidecarFailed(Exception):
+    """The sidecar process could not do a job for a reason of its own (it ended, or the
+    job could not be sent to it)."""
+
+
+class Job:
+    """A result computed in the sidecar, or here if the sidecar could not."""
+
+    def __init__(self, fn: Callable[..., Any], args: tuple, future: Future | None) -> None:
+        self._fn, self._args, self._future = fn, args, future
+
+    def result(self) -> Any:
+        """The result (waiting for the other process); computed here if that process failed
+        for a reason of its own. An error of the work itself is raised as it would be here."""
+        if self._future is not None:
+            try:
+                return self._future.result()
+            except SidecarFailed as exc:
+                log.info("sidecar failed (%s): working in this process", exc)
+        return self._fn(*self._args)
+
+
+# --------------------------------------------------------------------------- the jobs
+
+
+def prior_job(panel: xr.Dataset, spec: Any, draws: int, seed: int) -> xr.DataTree:
+    """The prior and prior predictive draws of ``spec`` fitted to ``panel`` (what
+    ``nowcast.fit.prior_draws_of`` gives for the model ``fit`` builds)."""
+    from nowcast.fit import prior_draws_of
+    from nowcast.model.build import build_model
+    from nowcast.model.data import prepare
+
+    return prior_draws_of(build_model(spec, prepare(panel, spec)), draws, seed)
+
+
+def convergence_job(posterior: xr.Dataset, names: list[str]) -> pd.DataFrame:
+    """``nowcast.fit.convergence_table`` of ``names``."""
+    from nowcast.fit import convergence_table
+
+    return convergence_table(posterior, names)
+
+
+# --------------------------------------------------------------------------- the process
+
+
+def serve(source: IO[bytes], sink: IO[bytes]) -> None:
+    """Answer each job read from ``source`` on ``sink`` until ``source`` ends."""
+    import nowcast.fit  # noqa: F401 - the jobs' imports, made before the first job comes
+
+    while True:
+        try:
+            (module, name), args = _receive(source)
+        except EOFError:
+            return
+        try:
+            fn = getattr(importlib.import_module(module), name)
+            answer = (True, fn(*args))
+        except Exception as exc:  # noqa: BLE001 - the caller raises it as its own
+            answer = (False, exc)
+        try:
+            _send(sink, answer)
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            _send(sink, (False, SidecarFailed(f"the answer could not be sent: {exc}")))
+
+
+def _main() -> None:
+    # answers go on the real standard output; anything a library prints goes to stderr
+    sink = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(sys.stdin.buffer, sink)
+
+
+if __name__ == "__main__":
+    _main()
