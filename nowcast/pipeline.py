@@ -41,6 +41,7 @@ from nowcast.pipeline_results import (
     _ignore,
 )
 from nowcast.report import ReportPaths, headline, render_report
+from nowcast.report.elsewhere import DrawnElsewhere, draw_elsewhere
 from nowcast.sidecar import Sidecar
 from nowcast.store import Store, default_store_dir, parse_day
 
@@ -181,9 +182,11 @@ def write_report(
     identification: Identification | None = None,
     diagnostics: Diagnostics | None = None,
     update: Any = None,
+    drawn: DrawnElsewhere | None = None,
 ) -> ReportPaths:
     """The HTML/PDF report and summaries of a run, in its folder (``update``: a
-    ``nowcast.report.updates.UpdateSection``, how the nowcast was updated and the history)."""
+    ``nowcast.report.updates.UpdateSection``, how the nowcast was updated and the history;
+    ``drawn``: charts started in the sidecar, ``nowcast.report.elsewhere.draw_elsewhere``)."""
     ident = identification
     return render_report(
         tree,
@@ -194,6 +197,7 @@ def write_report(
         sensitivity_table=ident.sensitivity if ident else None,
         ablation_table=ident.ablation if ident else None,
         update=update,
+        drawn=drawn,
     )
 
 
@@ -255,7 +259,10 @@ def _finish(
     notify: Notify,
     history_of: str | Path | None = None,
     fitted: FitResult | None = None,
+    sidecar: Sidecar | None = None,
 ) -> tuple[RunResult, dict[str, xr.Dataset]]:
+    # the slowest charts are drawn in the sidecar while this process forecasts and identifies
+    drawn = draw_elsewhere(tree, sidecar)
     notify(Step("forecast", f"forecasting {horizon} months ahead ..."))
     forecasts = make_forecasts(tree, horizon, scenario)
     notify(Step("identify", "identification: narrowing and power-scaling sensitivity ..."))
@@ -269,7 +276,13 @@ def _finish(
     notify(Step("report", "rendering the report ..."))
     section = _history_section(tree, forecasts, history_of) if history_of is not None else None
     paths = write_report(
-        tree, run_path, forecasts, identification=ident, diagnostics=diagnostics, update=section
+        tree,
+        run_path,
+        forecasts,
+        identification=ident,
+        diagnostics=diagnostics,
+        update=section,
+        drawn=drawn,
     )
     result = RunResult(
         run_path=run_path,
@@ -425,6 +438,7 @@ def _run(
             notify,
             history_of=(store_dir or default_store_dir()) if as_of is None else None,
             fitted=fitted.result,
+            sidecar=sidecar,
         )
     finally:
         fitted.wait()

@@ -439,3 +439,35 @@ def test_published_figures_columns_and_labels(tree, report):
         figure_status(a, b) for a, b in zip(pub.outside, pub.outside_predictive, strict=True)
     ]
     assert "OUTSIDE" not in section
+
+
+def _html_pngs(path: Path) -> list[bytes]:
+    html = path.read_text(encoding="utf-8")
+    return [
+        base64.b64decode(m) for m in re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+    ]
+
+
+def test_charts_drawn_in_the_sidecar_are_the_same(tree, diagnostics, report, tmp_path):
+    """The published-figures chart and the region panels drawn in the sidecar process: the
+    report's images are byte for byte those drawn here, and its PDF has the same pages."""
+    from nowcast.report.elsewhere import draw_elsewhere
+    from nowcast.sidecar import Sidecar
+
+    with Sidecar() as side:
+        drawn = draw_elsewhere(tree, side)
+        assert drawn is not None and drawn.regions is not None
+        paths = render_report(
+            tree,
+            forecasts_for(tree),
+            tmp_path,
+            diagnostics=diagnostics,
+            narrowing_table=narrowing(tree),
+            drawn=drawn,
+        )
+        assert side.answered == 2  # both charts came from the other process
+    here, there = _html_pngs(report.html), _html_pngs(paths.html)
+    assert len(here) == len(there) >= 5
+    assert here == there
+    pages = re.compile(rb"/Type\s*/Page\b")
+    assert len(pages.findall(paths.pdf.read_bytes())) == len(pages.findall(report.pdf.read_bytes()))

@@ -83,9 +83,13 @@ class ChartBook:
     a PDF is being written, added to it as a page. An added figure is final: its layout and
     its ticks are fixed."""
 
-    def __init__(self, simulated: bool, pdf: PdfPages | None = None) -> None:
+    def __init__(self, simulated: bool, pdf: PdfPages | None = None, keep: bool = False) -> None:
         self.simulated = simulated
         self.pdf = pdf
+        # ``keep``: the finished figures are kept (``kept``), for a book in another process
+        # whose figures become pages of this one's PDF (``adopt``)
+        self.keep = keep
+        self.kept: list[Figure] = []
 
     def title(self, text: str) -> str:
         """``text``, marked SIMULATED when the data are."""
@@ -110,7 +114,16 @@ class ChartBook:
         fig.savefig(buf, format="png", dpi=DPI)
         if self.pdf is not None:
             self.pdf.savefig(fig)
+        if self.keep:
+            self.kept.append(fig)
         return Chart(title, buf.getvalue(), caption)
+
+    def adopt(self, figures: list[Figure]) -> None:
+        """Figures another book finished (laid out, ticks fixed, caption drawn), each added
+        to this book's PDF as a page."""
+        if self.pdf is not None:
+            for fig in figures:
+                self.pdf.savefig(fig)
 
 
 def _freeze_ticks(fig: Figure, dates_only: bool = False) -> None:

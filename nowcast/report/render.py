@@ -18,6 +18,7 @@ from nowcast.identify import DATA_SAY, PARTLY, regional_mining
 from nowcast.model.published import unused_figures
 from nowcast.model.spec import ModelSpec, spec_of
 from nowcast.report import charts, pdf, tables, updates
+from nowcast.report.elsewhere import DrawnElsewhere, matches
 from nowcast.report.exports import write_forecasts, write_summary
 from nowcast.report.html import render_html
 from nowcast.report.published import published_figures
@@ -69,6 +70,7 @@ def render_report(
     ablation_table: pd.DataFrame | None = None,
     declared_exports: pd.Series | None = None,
     update: UpdateSection | None = None,
+    drawn: DrawnElsewhere | None = None,
 ) -> ReportPaths:
     """Write the report of one fitted run into ``out_dir``: ``report.html`` (self-contained),
     ``report.pdf`` (the same charts, tables and texts as PDF pages), ``summary.csv``,
@@ -79,7 +81,9 @@ def render_report(
     the tree, over the free variables the fit recorded (every posterior variable for runs that
     predate that record). ``declared_exports``: monthly goods exports, USD bn, indexed by
     month; by default the panel's ``goods_exports_usd_bn``. The identification tables are shown
-    when given; ``update`` adds how this nowcast was updated, its news and the history."""
+    when given; ``update`` adds how this nowcast was updated, its news and the history.
+    ``drawn``: the published-figures chart and region panels, started in the sidecar
+    process (``nowcast.report.elsewhere.draw_elsewhere``)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     forecasts = ordered(forecasts)
@@ -178,8 +182,12 @@ def render_report(
             for k in ("narrowing", "sensitivity", "ablation"):
                 if tabs[k] is not None:
                     pdf.table_pages(doc, tabs[k], simulated)
-            made["published"] = charts.published_chart(book, pub)
-            made["regions"] = charts.region_charts(book, tree, pub)
+            if drawn is not None and matches(drawn, simulated):
+                made["published"] = drawn.published_chart(book)
+                made["regions"] = drawn.region_charts(book)
+            else:
+                made["published"] = charts.published_chart(book, pub)
+                made["regions"] = charts.region_charts(book, tree, pub)
             if tabs["regions"] is not None:
                 pdf.table_pages(doc, tabs["regions"], simulated)
             if tabs["published"] is not None:
