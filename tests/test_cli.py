@@ -266,3 +266,23 @@ def test_report_on_an_unreadable_posterior_is_a_clear_error(tmp_path):
         result = _invoke(command, "--run", run)
         _clean_exit(result, 2)
         assert "posterior.nc: cannot read the posterior" in _flat(result.output), command
+
+
+def test_the_console_entry_keeps_exit_codes_and_output(tmp_path):
+    """``nowcast.cli:main`` (the console script) leaves without the interpreter's teardown:
+    it must still give the command's exit code and all its output."""
+    import subprocess
+    import sys
+
+    entry = [sys.executable, "-c", "from nowcast.cli import main; main()"]
+    listed = subprocess.run([*entry, "sources"], capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert all(name in listed.stdout for name in SOURCES)
+    missing = subprocess.run(
+        [*entry, "data", "--store", tmp_path / "none"], capture_output=True, text=True, timeout=120
+    )
+    assert missing.returncode == 2
+    assert "no store at" in missing.stdout + missing.stderr
+    assert "Traceback" not in missing.stderr
+    usage = subprocess.run([*entry, "no-such-command"], capture_output=True, timeout=120)
+    assert usage.returncode == 2
