@@ -66,7 +66,10 @@ def timed_update(root: Path, refit: bool) -> None:
     manifest = tomllib.loads((root / "MANIFEST.toml").read_text(encoding="utf-8"))["files"]
     files = [Incoming(root / "releases" / name, source) for name, source in manifest.items()]
     t0 = time.perf_counter()
-    result = update(files, store_dir=work, refit=refit)
+    try:  # as `nowcast update` does: the sidecar opened when the command starts
+        result = update(files, store_dir=work, refit=refit, sidecar=SIDECAR)
+    except TypeError:  # releases before the sidecar
+        result = update(files, store_dir=work, refit=refit)
     total = time.perf_counter() - t0
     stages = result.seconds
     itself = sum(v for k, v in stages.items() if k != "report_s")
@@ -82,15 +85,29 @@ def timed_update(root: Path, refit: bool) -> None:
     print(f"the update itself (all but the report): {itself:.2f} s; in-process total {total:.2f} s")
 
 
+SIDECAR = None
+
+
 def main() -> None:
+    global SIDECAR
     if len(sys.argv) != 3 or sys.argv[1] not in ("prepare", "fast", "refit"):
         sys.exit(__doc__)
     os.environ["NOWCAST_TODAY"] = TODAY
     root = Path(sys.argv[2])
     if sys.argv[1] == "prepare":
         prepare(root)
-    else:
+        return
+    try:  # opened before the imports, as the command line does
+        from nowcast.sidecar import Sidecar
+
+        SIDECAR = Sidecar()
+    except ImportError:  # releases before the sidecar
+        SIDECAR = None
+    try:
         timed_update(root, refit=sys.argv[1] == "refit")
+    finally:
+        if SIDECAR is not None:
+            SIDECAR.close()
 
 
 if __name__ == "__main__":

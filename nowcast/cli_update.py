@@ -58,11 +58,14 @@ def update(
     the nowcast in the history (`nowcast history`). Without FILE, takes every file in the
     incoming folder and moves each to done/ or refused/ with a note. Nothing new: nothing
     changes."""
-    from nowcast.update import update as run_update
-
     if horizon is not None and horizon < 1:
         _fail(NowcastError(f"option --horizon: expected at least 1 month, got {horizon}"))
-    with console.status("updating ...") as status:
+    from nowcast.sidecar import Sidecar
+
+    # started first: its start-up runs beside this process's imports and the releases' checks
+    with Sidecar() as sidecar, console.status("updating ...") as status:
+        from nowcast.update import update as run_update
+
         result = run_update(
             list(files or []),
             source=source,
@@ -72,6 +75,7 @@ def update(
             horizon=horizon,
             refit=refit,
             notify=lambda m: status.update(str(m)),
+            sidecar=sidecar,
         )
     for name, why in result.refused.items():
         console.print(f"[bold red]refused[/] {escape(name)}: {escape(why)}")

@@ -54,6 +54,7 @@ from nowcast.fit_runs import (
     load_run,
     load_run_groups,
     run_dir,
+    run_first_month,
     save_posterior,
     save_run,
 )
@@ -478,6 +479,7 @@ __all__ = [
     "quiet_pymc",
     "read_diagnostics",
     "run_dir",
+    "run_first_month",
     "run_tree",
     "save_posterior",
     "save_run",

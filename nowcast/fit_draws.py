@@ -26,12 +26,12 @@ FORWARD_COMPILE = {"mode": "FAST_COMPILE"}
 BATCH_DRAWS = 250
 
 
-def batched_function(inputs: list, outputs: list, *, cache: bool = True):
-    """Compile ``outputs`` (graphs of one draw's ``inputs``) vectorised over a leading sample
-    axis: one call evaluates a whole chunk of draws. Returns ``f(*arrays) -> list of arrays``,
-    each with the sample axis first. ``cache``: keep the compiled function on disk for a
-    later process computing the same graph (``nowcast.fncache``); a caller whose graph holds
-    data seen once (an update's new model) saves the cost of storing it."""
+def compile_batched(inputs: list, outputs: list, *, cache: bool = True):
+    """The compiled function ``batched_function`` calls: ``outputs`` (graphs of one draw's
+    ``inputs``) vectorised over a leading sample axis, one argument per input with that axis
+    first. ``cache``: keep it on disk for a later process computing the same graph
+    (``nowcast.fncache``); a caller whose graph holds data seen once (an update's new model)
+    saves the cost of storing it."""
     import pytensor
     import pytensor.tensor as pt
     from pytensor.compile.mode import get_mode
@@ -56,7 +56,21 @@ def batched_function(inputs: list, outputs: list, *, cache: bool = True):
     # them again is most of the cost (fncache keeps the compiled function on disk)
     signature = ("batched", FORWARD_COMPILE, [(v.name, str(v.type)) for v in inputs])
     digest = fncache.graph_digest(outputs, signature) if cache else None
-    fn, _ = fncache.cached(digest, build)
+    return fncache.cached(digest, build)[0]
+
+
+def batched_function(inputs: list, outputs: list, *, cache: bool = True, function=None):
+    """``outputs`` (graphs of one draw's ``inputs``) evaluated for many draws at once:
+    ``f(*arrays) -> list of arrays``, each with the sample axis first. The draws go through
+    ``compile_batched``'s function (or ``function``, that function compiled elsewhere) a
+    chunk at a time. ``cache``: as ``compile_batched``'s."""
+    fn = function if function is not None else compile_batched(inputs, outputs, cache=cache)
+    explicit = [i for i in fn.maker.inputs if not i.implicit]  # shared data are implicit
+    if len(explicit) != len(inputs) or len(fn.maker.outputs) != len(outputs):
+        raise ValueError(
+            f"the function given takes {len(explicit)} inputs to {len(fn.maker.outputs)}"
+            f" outputs, these graphs {len(inputs)} to {len(outputs)}"
+        )
 
     def call(*arrays: np.ndarray) -> list[np.ndarray]:
         n = arrays[0].shape[0]
@@ -130,18 +144,12 @@ class DrawValues:
     log_prior: np.ndarray | None
 
 
-def draws_evaluator(
-    model: pm.Model,
-    *,
-    deterministics: bool = True,
-    log_likelihood: bool = True,
-    log_prior: bool = False,
-    cache: bool = True,
-):
-    """A function from draws of ``model``'s free variables (name -> array with the draws
-    first, constrained scale) to ``DrawValues``, compiled once and vectorised over draws:
-    evaluate as many sets of draws (posterior, prior) as needed for one compile. ``cache``:
-    as ``batched_function``'s."""
+def _evaluator_graphs(
+    model: pm.Model, deterministics: bool, log_likelihood: bool, log_prior: bool
+) -> tuple[list, list, list, list, list]:
+    """The free variables, the inputs (their values), and the graphs of the derived
+    quantities, of each observed variable's elementwise log likelihood and of each free
+    variable's log prior density, of ``model`` without its value transforms."""
     from pymc.model.transform.conditioning import remove_value_transforms
 
     plain = remove_value_transforms(model)
@@ -154,19 +162,53 @@ def draws_evaluator(
     )
     ll = densities[: len(observed)]
     lp = [t.sum() for t in densities[len(observed) :]]
-    fn = batched_function(inputs, [*dets, *ll, *lp], cache=cache)
+    names = [
+        *(v.name for v in (plain.deterministics if dets else [])),
+        *(v.name for v in observed),
+    ]
+    return free, inputs, [*dets, *ll, *lp], names, [len(dets), len(ll), len(lp)]
+
+
+def evaluator_function(
+    model: pm.Model,
+    *,
+    deterministics: bool = True,
+    log_likelihood: bool = True,
+    log_prior: bool = False,
+    cache: bool = True,
+):
+    """The compiled function ``draws_evaluator`` calls, for compiling it in another process
+    (``nowcast.sidecar``) and passing it to ``draws_evaluator(function=...)`` there."""
+    _, inputs, outputs, _, _ = _evaluator_graphs(model, deterministics, log_likelihood, log_prior)
+    return compile_batched(inputs, outputs, cache=cache)
+
+
+def draws_evaluator(
+    model: pm.Model,
+    *,
+    deterministics: bool = True,
+    log_likelihood: bool = True,
+    log_prior: bool = False,
+    cache: bool = True,
+    function=None,
+):
+    """A function from draws of ``model``'s free variables (name -> array with the draws
+    first, constrained scale) to ``DrawValues``, compiled once and vectorised over draws:
+    evaluate as many sets of draws (posterior, prior) as needed for one compile. ``cache``:
+    as ``compile_batched``'s; ``function``: ``evaluator_function``'s result for the same
+    model and options, compiled elsewhere (nothing is compiled here)."""
+    free, inputs, outputs, names, (n_det, n_ll, n_lp) = _evaluator_graphs(
+        model, deterministics, log_likelihood, log_prior
+    )
+    fn = batched_function(inputs, outputs, cache=cache, function=function)
 
     def evaluate(values: dict[str, np.ndarray]) -> DrawValues:
         arrays = [np.asarray(values[rv.name], dtype=float) for rv in free]
         out = fn(*arrays)
-        n_det, n_ll = len(dets), len(ll)
         return DrawValues(
-            {
-                v.name: r
-                for v, r in zip(plain.deterministics if dets else [], out[:n_det], strict=True)
-            },
-            {v.name: r for v, r in zip(observed, out[n_det : n_det + n_ll], strict=True)},
-            np.sum(out[n_det + n_ll :], axis=0) if lp else None,
+            dict(zip(names[:n_det], out[:n_det], strict=True)),
+            dict(zip(names[n_det:], out[n_det : n_det + n_ll], strict=True)),
+            np.sum(out[n_det + n_ll :], axis=0) if n_lp else None,
         )
 
     return evaluate

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
+from nowcast.constants import MONTH
 from nowcast.errors import NowcastError
 from nowcast.files import Pending, write_atomic, write_csv
 from nowcast.model.spec import ModelSpec
@@ -106,6 +108,32 @@ def load_run_groups(
     tree = xr.DataTree.from_dict(parts)
     tree.attrs.update(attrs)
     return tree
+
+
+def run_first_month(path: str | Path) -> pd.Timestamp:
+    """The first month of a saved run's window, read without opening its posterior group
+    (which costs 0.6 s for its variables' metadata: measured)."""
+    import h5py
+    from xarray.coding.times import decode_cf_datetime
+
+    path = Path(path)
+    if path.is_dir():
+        path = path / "posterior.nc"
+
+    def text(value: object) -> str:
+        return value.decode() if isinstance(value, bytes) else str(value)
+
+    try:
+        with h5py.File(path, "r") as fh:
+            months = fh[f"posterior/{MONTH}"]
+            first = months[0:1]
+            units = text(months.attrs["units"])
+            calendar = text(months.attrs.get("calendar", "standard"))
+        return pd.Timestamp(decode_cf_datetime(first, units, calendar)[0])
+    except (OSError, KeyError, ValueError) as exc:
+        raise NowcastError(
+            f"{path}: cannot read the posterior ({exc}): refit with `nowcast fit`"
+        ) from None
 
 
 def free_variables(tree: xr.DataTree) -> list[str] | None:

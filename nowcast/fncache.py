@@ -88,7 +88,7 @@ def cached[T](digest: str | None, build: Callable[[], T]) -> tuple[T, bool]:
             path.unlink(missing_ok=True)
     value = build()
     try:
-        _drop_node_caches(value)
+        drop_node_caches(value)
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
         value = pickle.loads(data)  # noqa: S301 - bytes made just above
     except Exception as exc:  # noqa: BLE001 - not picklable: used as built, not cached
@@ -98,7 +98,7 @@ def cached[T](digest: str | None, build: Callable[[], T]) -> tuple[T, bool]:
     return value, False
 
 
-def _drop_node_caches(value: object) -> None:
+def drop_node_caches(value: object) -> None:
     """Forget what the compiled functions in ``value`` cache on their graphs' nodes and
     rebuild when linked: a vectorised node's NumPy gufunc is a local closure pickle cannot
     take (PyTensor's Blockwise builds it again when it is missing)."""

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -199,10 +200,13 @@ def fast_update(
     batch: Sequence[int] | None = None,
     saved_log_likelihood: xr.Dataset | None = None,
     saved_paths: ForecastPaths | None = None,
+    evaluator: Any = None,
 ) -> FastUpdate:
     """Carry ``prev`` into ``panel`` (the new data, same spec) and reweight its draws by the
     likelihood of what changed. Raises ``RefitNeeded`` when that cannot stand for a fit:
-    another model structure, or Pareto k above ``PARETO_K_MAX``."""
+    another model structure, or Pareto k above ``PARETO_K_MAX``. ``evaluator``: a
+    ``nowcast.sidecar.Job`` compiling the new model's evaluator elsewhere
+    (``nowcast.sidecar.evaluator_job``), which is then not compiled here."""
     from nowcast.fit import draws_dataset, draws_evaluator, run_tree
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
@@ -225,7 +229,12 @@ def fast_update(
     rng = np.random.default_rng(seed + 7)
     carried = carry_forward(prev, model, new_months, paths.share_innovations, rng)
     # the new data make this graph new: kept on disk it would never be read again
-    evaluate = draws_evaluator(model, log_prior=True, cache=False)
+    evaluate = draws_evaluator(
+        model,
+        log_prior=True,
+        cache=False,
+        function=evaluator.result() if evaluator is not None else None,
+    )
     at_draws = evaluate(carried)
     dets, ll_new = at_draws.deterministics, at_draws.log_likelihood
     check_same_draws(prev, dets, data_new.months)

@@ -25,7 +25,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import xarray as xr
@@ -56,6 +56,9 @@ from nowcast.update_history import (
     nowcast_record,
     target_values,
 )
+
+if TYPE_CHECKING:
+    from nowcast.sidecar import Sidecar
 
 DEFAULT_HORIZON = 6
 
@@ -140,11 +143,14 @@ def update(
     horizon: int | None = None,
     refit: bool = False,
     notify: Notify = None,
+    sidecar: Sidecar | None = None,
 ) -> UpdateResult:
     """Store the releases in ``files`` (or, without files, every file in the incoming folder)
     and update the current nowcast with them: the fast path when reweighting can stand for a
     fit (or ``refit``), else a refit; save the run, its forecasts, ``revision.csv`` and report,
-    and record the nowcast in the history. Nothing new: nothing changes."""
+    and record the nowcast in the history. Nothing new: nothing changes. ``sidecar``: a
+    second process for the work that can run beside this one (``nowcast.sidecar``; the CLI
+    opens it before its imports)."""
     from nowcast.store import Store, default_store_dir
 
     tell = notify or (lambda _: None)
@@ -208,6 +214,7 @@ def update(
             refit,
             tell,
             clock,
+            sidecar,
         )
     _finish_incoming(from_incoming, "stored; nowcast updated")
     result.seconds = clock
@@ -236,6 +243,7 @@ def _update_nowcast(
     refit: bool,
     tell: Any,
     clock: dict[str, float],
+    sidecar: Sidecar | None = None,
 ) -> UpdateResult:
     from nowcast import pipeline
     from nowcast.fit import (
@@ -246,15 +254,27 @@ def _update_nowcast(
         free_variables,
         load_run_groups,
         read_diagnostics,
+        run_first_month,
         save_run,
     )
     from nowcast.forecast import draw_paths, forecast_from_paths
     from nowcast.model.spec import Sampler, spec_of
+    from nowcast.report.elsewhere import draw_elsewhere
     from nowcast.report.updates import UpdateSection
     from nowcast.reweight import RefitNeeded, backward_news, fast_update, headline_targets
+    from nowcast.sidecar import evaluator_job
 
     t = time.perf_counter()
     prev_path = Path(str(current["run_path"]))
+    spec = spec_of(load_run_groups(prev_path, ()))  # the attributes alone
+    panel = pipeline.load_panel(root, None, start=run_first_month(prev_path), spec=spec)
+    # the new model's evaluator is compiled in the sidecar while this process reads the
+    # previous run and carries its draws forward
+    evaluator = (
+        sidecar.submit(evaluator_job, panel, spec)
+        if sidecar is not None and sidecar.running and not refit
+        else None
+    )
     # the mining share by (region, month) is two thirds of the posterior's bytes: an update
     # evaluates it again for the new window from the carried parameters, never reads it
     prev = load_run_groups(
@@ -264,9 +284,6 @@ def _update_nowcast(
     prev_horizon = int(meta.get("horizon", DEFAULT_HORIZON))
     horizon = horizon or prev_horizon
     seed = int(prev.attrs.get("seed", 0))
-    spec = spec_of(prev)
-    start = pd.Timestamp(prev["posterior"][MONTH].values[0])
-    panel = pipeline.load_panel(root, None, start=start, spec=spec)
     result.waiting = (
         panel.attrs.get("waiting_for", "").split("; ") if panel.attrs.get("waiting_for") else []
     )
@@ -291,6 +308,7 @@ def _update_nowcast(
             batch=batch,
             saved_log_likelihood=_saved_log_likelihood(prev_path),
             saved_paths=load_paths(prev_path),
+            evaluator=evaluator,
         )
         tree, news, model, values = fast.tree, fast.news, fast.model, fast.values
         continued = fast.forecast_paths if horizon <= len(fast.forecast_paths.months) else None
@@ -322,7 +340,9 @@ def _update_nowcast(
             adaptation=str(prev.attrs.get("adaptation", spec.sampler.adaptation)),
             seed=seed,
         )
-        fitted: FitResult = fit(panel, spec, sampler=sampler, prior_draws=_prior_draws(prev))
+        fitted: FitResult = fit(
+            panel, spec, sampler=sampler, prior_draws=_prior_draws(prev), sidecar=sidecar
+        )
         tree = fitted.tree
         tree.attrs.update(update_path="refit", refit_reason=why.reason, previous_run=str(prev_path))
         folder = save_run(fitted, root, writes)
@@ -344,6 +364,8 @@ def _update_nowcast(
             news = None
     clock[f"{result.path}_s"] = time.perf_counter() - t
     result.run_path = folder
+    # the slowest charts are drawn in the sidecar while this process explains the revision
+    drawn = draw_elsewhere(tree, sidecar)
 
     t = time.perf_counter()
     if continued is not None:
@@ -394,7 +416,13 @@ def _update_nowcast(
         releases=info["releases"],
     )
     pipeline.write_report(
-        tree, folder, forecasts, identification=ident, diagnostics=diagnostics, update=section
+        tree,
+        folder,
+        forecasts,
+        identification=ident,
+        diagnostics=diagnostics,
+        update=section,
+        drawn=drawn,
     )
     clock["report_s"] = time.perf_counter() - t
     result.headline = pipeline.headline(tree)

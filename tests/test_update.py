@@ -314,3 +314,32 @@ def test_a_second_update_at_once_is_refused_clearly_and_changes_nothing(replayed
     assert len(_history(store)) == len(before) + 1  # the first update only
     assert not (second_in / "done").exists() and not (second_in / "refused").exists()
     assert {"cbr_key_rate_daily_2025-09.csv"}.isdisjoint(_stored_files(store))
+
+
+def test_an_update_with_the_sidecar_equals_one_without(replayed, tmp_path):
+    """The evaluator compiled in the sidecar and the charts drawn there change nothing: the
+    same path, the same reweighted posterior and the same revision, bit for bit."""
+    from nowcast.fit import load_run
+    from nowcast.sidecar import Sidecar
+
+    store, _ = replayed
+    outcomes = {}
+    for name in ("alone", "with sidecar"):
+        copy = _copy_store(store, tmp_path / name.replace(" ", "_"))
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("NOWCAST_TODAY", TODAY)
+            files = _drivers("2025-09", tmp_path / f"releases_{name[0]}")
+            if name == "alone":
+                outcomes[name] = update(files, store_dir=copy)
+            else:
+                with Sidecar() as side:
+                    outcomes[name] = update(files, store_dir=copy, sidecar=side)
+                    assert side.answered == 3  # the evaluator and two charts
+    alone, with_side = outcomes["alone"], outcomes["with sidecar"]
+    assert alone.path == with_side.path == "fast"
+    pd.testing.assert_frame_equal(alone.revision, with_side.revision)
+    a, b = load_run(alone.run_path), load_run(with_side.run_path)
+    for name in b["posterior"].data_vars:
+        np.testing.assert_array_equal(
+            a["posterior"][name].values, b["posterior"][name].values, err_msg=name
+        )
