@@ -15,6 +15,14 @@ ingested before the timed stages; ``--store`` times a run on an existing store i
 
     python benchmarks/run_default.py            # a table
     python benchmarks/run_default.py --json     # and one JSON line with every figure
+    python benchmarks/run_default.py --one-process   # no sidecar: each stage's whole cost
+
+As ``nowcast run`` does, a sidecar process (``nowcast.sidecar``) is opened first: it draws
+from the prior while the sampler compiles, checks the free parameters' convergence while the
+derived quantities are evaluated, and draws the slowest charts while the forecast and
+identification run, so those stages show only what this process waited for;
+``--one-process`` does everything here (each stage's whole cost). Unlike ``nowcast run``, the
+posterior is written in line (its own stage), not in the background.
 
 Whole-process timings (start-up included) are taken from outside, e.g. with
 ``/usr/bin/time -v nowcast run``; docs/PERFORMANCE.md has both kinds of figure.
@@ -52,7 +60,16 @@ class Stages:
         self.rows.append((name, wall, cpu))
 
 
-def run(store: Path, stage: Stages) -> dict[str, object]:
+def _sidecar():
+    """The second process `nowcast run` opens before its imports (none before it existed)."""
+    try:
+        from nowcast.sidecar import Sidecar
+    except ImportError:
+        return None
+    return Sidecar()
+
+
+def run(store: Path, stage: Stages, sidecar) -> dict[str, object]:
     with stage("import"):
         import pandas as pd  # noqa: F401
 
@@ -76,7 +93,7 @@ def run(store: Path, stage: Stages) -> dict[str, object]:
             panel = build_panel(st, start=spec.start)
     w0, c0 = time.perf_counter(), time.process_time()
     try:  # as `nowcast run` fits: the log densities evaluated with the derived quantities
-        result = fit(panel, spec, log_densities=True)
+        result = fit(panel, spec, log_densities=True, sidecar=sidecar)
     except TypeError:  # releases before that
         result = fit(panel, spec)
     fit_wall, fit_cpu = time.perf_counter() - w0, time.process_time() - c0
@@ -101,6 +118,11 @@ def run(store: Path, stage: Stages) -> dict[str, object]:
     with stage("save posterior"):
         run_path = save_run(result, store)
     tree = result.tree
+    drawn = None
+    if sidecar is not None:  # the slowest charts started in the sidecar, as `nowcast run` does
+        from nowcast.report.elsewhere import draw_elsewhere
+
+        drawn = draw_elsewhere(tree, sidecar)
     with stage("forecast (baseline)"):
         forecasts = {"baseline": forecast(tree, 6, seed=int(tree.attrs.get("seed", 0)))}
     with stage("identification: narrowing"):
@@ -117,6 +139,7 @@ def run(store: Path, stage: Stages) -> dict[str, object]:
             diagnostics=result.diagnostics,
             narrowing_table=narrow,
             sensitivity_table=sens,
+            **({"drawn": drawn} if drawn is not None else {}),
         )
     info = getattr(result, "compile_info", None)
     return {
@@ -135,6 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--store", type=Path, help="an existing store (default: a temporary one)")
     ap.add_argument("--json", action="store_true", help="also print one JSON line")
+    ap.add_argument(
+        "--one-process",
+        action="store_true",
+        help="no sidecar process: every stage in this one (its whole cost, stage by stage)",
+    )
     args = ap.parse_args(argv)
     stage = Stages()
     with tempfile.TemporaryDirectory(prefix="nowcast-run-bench-") as tmp:
@@ -155,7 +183,12 @@ def main(argv: list[str] | None = None) -> int:
             t0, c0 = time.perf_counter(), time.process_time()
         else:
             t0, c0 = T_START, C_START
-        facts = run(store, stage)
+        sidecar = _sidecar() if not args.one_process else None
+        try:
+            facts = run(store, stage, sidecar)
+        finally:
+            if sidecar is not None:
+                sidecar.close()
         total_w, total_c = time.perf_counter() - t0, time.process_time() - c0
     width = max(len(n) for n, _, _ in stage.rows) + 2
     print(f"{'stage'.ljust(width)}{'wall s':>9}{'CPU s':>9}")
