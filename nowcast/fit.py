@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
@@ -360,6 +359,8 @@ def diagnose(
         "variable"
     )
     table = table.loc[names].reset_index()
+    import arviz as az  # here: importing it takes most of a second an update does not need
+
     stats = tree["sample_stats"].to_dataset()
     div = int(stats["diverging"].sum()) if "diverging" in stats else 0
     bfmi = [float(b) for b in np.atleast_1d(np.asarray(_get(az.bfmi(tree), "energy")))]
@@ -373,6 +374,8 @@ def convergence_table(posterior: xr.Dataset, names: list[str]) -> pd.DataFrame:
     columns = ["variable", "size", "max_rhat", "min_ess_bulk", "min_ess_tail"]
     if not names:
         return pd.DataFrame(columns=columns)
+    import arviz as az
+
     ds = posterior[names]
     # an element that never moves (a comparison region's share of mining, 0 in every draw) has
     # no R-hat or ESS: NaN, which the minima and maxima below skip

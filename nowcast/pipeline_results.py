@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import xarray as xr
@@ -16,7 +16,9 @@ import xarray as xr
 from nowcast.files import Pending
 from nowcast.fit import Diagnostics, FitResult
 from nowcast.model.spec import ModelSpec, Sampler
-from nowcast.report import ReportPaths
+
+if TYPE_CHECKING:  # the report (matplotlib, arviz) is imported when a report is made
+    from nowcast.report import ReportPaths
 
 
 @dataclass(frozen=True)

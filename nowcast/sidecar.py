@@ -262,8 +262,11 @@ def convergence_job(posterior: xr.Dataset, names: list[str]) -> pd.DataFrame:
 
 def serve(source: IO[bytes], sink: IO[bytes]) -> None:
     """Answer each job read from ``source`` on ``sink`` until ``source`` ends."""
-    import nowcast.fit  # noqa: F401 - the jobs' imports, made before the first job comes
+    # the first jobs' imports (the model), made before the first job comes; the charts'
+    # (matplotlib, arviz: a second more) once it is answered, while the caller goes on
+    import nowcast.fit  # noqa: F401
 
+    later = True
     while True:
         try:
             (module, name), args = _receive(source)
@@ -278,6 +281,9 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
             _send(sink, answer)
         except (pickle.PicklingError, TypeError, AttributeError) as exc:
             _send(sink, (False, SidecarFailed(f"the answer could not be sent: {exc}")))
+        if later:
+            later = False
+            import nowcast.report.elsewhere  # noqa: F401
 
 
 def _main() -> None:

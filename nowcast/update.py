@@ -245,7 +245,6 @@ def _update_nowcast(
     clock: dict[str, float],
     sidecar: Sidecar | None = None,
 ) -> UpdateResult:
-    from nowcast import pipeline
     from nowcast.fit import (
         DIAGNOSTICS_FILE,
         FitResult,
@@ -259,15 +258,14 @@ def _update_nowcast(
     )
     from nowcast.forecast import draw_paths, forecast_from_paths
     from nowcast.model.spec import Sampler, spec_of
-    from nowcast.report.elsewhere import draw_elsewhere
-    from nowcast.report.updates import UpdateSection
+    from nowcast.pipeline_data import load_panel
     from nowcast.reweight import RefitNeeded, backward_news, fast_update, headline_targets
     from nowcast.sidecar import evaluator_job
 
     t = time.perf_counter()
     prev_path = Path(str(current["run_path"]))
     spec = spec_of(load_run_groups(prev_path, ()))  # the attributes alone
-    panel = pipeline.load_panel(root, None, start=run_first_month(prev_path), spec=spec)
+    panel = load_panel(root, None, start=run_first_month(prev_path), spec=spec)
     # the new model's evaluator is compiled in the sidecar while this process reads the
     # previous run and carries its draws forward
     evaluator = (
@@ -280,6 +278,12 @@ def _update_nowcast(
     prev = load_run_groups(
         prev_path, ("posterior", "sample_stats", "panel", "prior"), skip=("region_share",)
     )
+    # what the news and the report need (matplotlib, arviz: a second) is imported here, while
+    # the sidecar compiles: before, it delayed the compile's start
+    from nowcast import pipeline
+    from nowcast.report.elsewhere import draw_elsewhere
+    from nowcast.report.updates import UpdateSection
+
     meta = _previous_meta(prev_path)
     prev_horizon = int(meta.get("horizon", DEFAULT_HORIZON))
     horizon = horizon or prev_horizon
