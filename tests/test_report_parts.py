@@ -350,3 +350,32 @@ def test_text_pages_use_the_standard_fonts_only_when_every_character_has_one(tmp
     wider = _table_pdf(tmp_path, [["share \u2265 5%", cyrillic]])
     assert b"DejaVu" in wider
     assert b"/BaseFont /Courier" not in wider
+
+
+def test_a_chart_page_uses_the_standard_fonts_only_when_every_text_has_one(tmp_path, caplog):
+    """A chart whose texts the standard fonts encode is written in them, without a warning
+    about their weights; one with a Unicode minus (matplotlib's negative ticks) keeps the
+    embedded font."""
+    import logging
+
+    from matplotlib.backends.backend_pdf import PdfPages
+
+    from nowcast.report.pdf import save_page
+    from nowcast.report.style import new_figure
+
+    def page(values: list[float]) -> bytes:
+        fig = new_figure(6, 3)
+        ax = fig.add_subplot()
+        ax.plot(values, values)
+        ax.set_title("inflow, USD m")
+        path = tmp_path / "chart.pdf"
+        with PdfPages(path) as doc:
+            save_page(doc, fig)
+        return path.read_bytes()
+
+    with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"):
+        plain = page([1.0, 2.0, 3.0])
+    assert b"/BaseFont /Helvetica" in plain and b"DejaVu" not in plain
+    assert not [r for r in caplog.records if "font weight" in r.getMessage()]
+    negative = page([-2.0, -1.0, 0.0])  # tick labels with U+2212
+    assert b"DejaVu" in negative

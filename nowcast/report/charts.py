@@ -33,6 +33,7 @@ from nowcast.report.charts_published import (
     published_chart,
     region_charts,
 )
+from nowcast.report.pdf import save_page
 from nowcast.report.style import (
     BAND_ALPHA,
     DPI,
@@ -113,7 +114,7 @@ class ChartBook:
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=DPI)
         if self.pdf is not None:
-            self.pdf.savefig(fig)
+            save_page(self.pdf, fig)
         if self.keep:
             self.kept.append(fig)
         return Chart(title, buf.getvalue(), caption)
@@ -123,7 +124,7 @@ class ChartBook:
         to this book's PDF as a page."""
         if self.pdf is not None:
             for fig in figures:
-                self.pdf.savefig(fig)
+                save_page(self.pdf, fig)
 
 
 def _freeze_ticks(fig: Figure, dates_only: bool = False) -> None:

@@ -82,12 +82,14 @@ def draw_elsewhere(tree: xr.DataTree, sidecar: Sidecar | None) -> DrawnElsewhere
     simulated = is_simulated(tree)
     pub = published_figures(tree, PREDICTIVE_PROB)
     post = tree["posterior"].to_dataset()
-    published = sidecar.submit(published_job, simulated, pub)
+    # the longer job first: the report needs the other one first, but only just before,
+    # and the two are then ready by the time it does (measured on an update)
     regions = (
         sidecar.submit(regions_job, simulated, post[list(REGION_VARIABLES)], pub)
         if has_unit_electricity(post) and "mining_power_gw" in post
         else None
     )
+    published = sidecar.submit(published_job, simulated, pub)
     return DrawnElsewhere(simulated, published, regions)
 
 
