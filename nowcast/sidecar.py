@@ -1,10 +1,12 @@
-"""A second process for the parts of a fit that do not wait for the sampler's draws.
+"""A second process for the parts of a job that need nothing this process is doing.
 
-A fit is one core's work apart from sampling (nutpie's chains use both cores of the machine
-this was measured on). Two parts need nothing the sampler returns, or only its free
-parameters: the prior and prior predictive draws (which need only the model) and the
-convergence diagnostics of the free parameters. A ``Sidecar`` computes them in another
-process while this one compiles the sampler's model and evaluates the derived quantities.
+A run is one core's work apart from sampling (nutpie's chains use both cores of the machine
+this was measured on). Some parts need nothing the main process is computing at the time:
+the prior and prior predictive draws (only the model: drawn while the sampler compiles), the
+free parameters' convergence diagnostics (drawn while the derived quantities are evaluated),
+the report's two slowest charts (``nowcast.report.elsewhere``: drawn while the forecasts and
+identification run) and an update's evaluator of the new model (compiled while the previous
+run is read and carried forward). A ``Sidecar`` computes them in another process.
 
 The process is started (and its imports made) when the sidecar is opened, at the start of a
 job, so that its start-up runs beside the job's own imports, ingest and panel rather than
@@ -145,8 +147,9 @@ class Sidecar:
                     pass
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Job:
-        """``fn(*args)`` in the other process (a module-level function of nowcast and
-        picklable arguments); in this one, when its result is asked for, if there is none."""
+        """``fn(*args)`` in the other process (a function defined at the top of a module it
+        can import, and picklable arguments); in this one, when its result is asked for, if
+        there is no other process or it failed."""
         name = _name_of(fn)
         future: Future | None = None
         if self.running:
