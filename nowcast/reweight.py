@@ -348,28 +348,36 @@ def backward_news(
     seed: int,
     batch: Sequence[int] | None = None,
     saved_paths: ForecastPaths | None = None,
+    model: pm.Model | None = None,
+    at_draws: DrawValues | None = None,
 ) -> Backward:
     """News after a refit: the new posterior reweighted backwards (each coalition's weights
     remove the likelihood of the releases outside it), the drivers of releases outside a
     coalition replaced by the previous forecast's paths. No news when the refitted model's
-    structure no longer corresponds to the previous one's."""
-    from nowcast.fit import draws_evaluator, evaluate_draws
+    structure no longer corresponds to the previous one's. ``model`` and ``at_draws``: the
+    refit's model and its log densities at the posterior's draws (``fit(log_densities=True)``),
+    which are then not built and evaluated again."""
+    from nowcast.fit import draws_evaluator
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
     from nowcast.model.spec import spec_of
 
     spec = spec_of(tree)
     data_new = prepare(panel, spec)
-    model_new = build_model(spec, data_new)
+    model_new = model if model is not None else build_model(spec, data_new)
     free = [rv.name for rv in model_new.free_RVs]
     values = posterior_draws(tree, free)
-    at_draws = draws_evaluator(model_new, deterministics=False, log_prior=True, cache=False)(values)
+    if at_draws is None or at_draws.log_prior is None:
+        # graphs of new data are never evaluated again: not kept on disk
+        evaluate = draws_evaluator(model_new, deterministics=False, log_prior=True, cache=False)
+        at_draws = evaluate(values)
     ll_new = at_draws.log_likelihood
     retracted = _retract(values, prev)
     if retracted is None or spec.spec_hash() != spec_of(prev).spec_hash():
         return Backward(None, model_new, at_draws)
     data_old = prepare(prev["panel"].to_dataset(), spec)
-    _, ll_old = evaluate_draws(build_model(spec, data_old), retracted)
+    old = draws_evaluator(build_model(spec, data_old), deterministics=False, cache=False)
+    ll_old = old(retracted).log_likelihood
     players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
     if not players:
         return Backward(None, model_new, at_draws)

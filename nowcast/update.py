@@ -345,7 +345,12 @@ def _update_nowcast(
             seed=seed,
         )
         fitted: FitResult = fit(
-            panel, spec, sampler=sampler, prior_draws=_prior_draws(prev), sidecar=sidecar
+            panel,
+            spec,
+            sampler=sampler,
+            prior_draws=_prior_draws(prev),
+            log_densities=True,
+            sidecar=sidecar,
         )
         tree = fitted.tree
         tree.attrs.update(update_path="refit", refit_reason=why.reason, previous_run=str(prev_path))
@@ -362,10 +367,12 @@ def _update_nowcast(
                 seed=seed,
                 batch=batch,
                 saved_paths=load_paths(prev_path),
+                model=fitted.model,
+                at_draws=fitted.values,
             )
             news, model, values = back.news, back.model, back.values
         except RefitNeeded:
-            news = None
+            news, model, values = None, fitted.model, fitted.values
     clock[f"{result.path}_s"] = time.perf_counter() - t
     result.run_path = folder
     # the slowest charts are drawn in the sidecar while this process explains the revision
