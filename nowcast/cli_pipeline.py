@@ -14,7 +14,6 @@ from nowcast.errors import NowcastError
 
 if TYPE_CHECKING:  # the pipeline is imported when a command runs: `nowcast --help` stays fast
     from nowcast.pipeline import DataOverview, FitPlan, FittedRun, RunResult
-    from nowcast.sidecar import Sidecar
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -258,60 +257,30 @@ def run(
     from nowcast.sidecar import Sidecar
 
     with Sidecar() as sidecar:  # its start-up runs beside this process's imports
-        _run(
-            data,
-            store,
-            as_of,
-            horizon,
-            scenario,
-            start,
-            sampler,
-            draws,
-            tune,
-            chains,
-            seed,
-            sidecar,
-        )
+        from nowcast import pipeline
+        from nowcast.forecast import load_scenario
+        from nowcast.model.spec import load_spec
 
-
-def _run(
-    data: Path | None,
-    store: Path | None,
-    as_of: str | None,
-    horizon: int,
-    scenario: Path | None,
-    start: str | None,
-    sampler: str | None,
-    draws: int | None,
-    tune: int | None,
-    chains: int | None,
-    seed: int | None,
-    sidecar: Sidecar,
-) -> None:
-    from nowcast import pipeline
-    from nowcast.forecast import load_scenario
-    from nowcast.model.spec import load_spec
-
-    try:  # bad options are refused before any work
-        sc = load_scenario(scenario) if scenario is not None else None
-        pipeline.check_scenario(sc)
-        model = load_spec()
-        settings = pipeline.sampler_settings(
-            model, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed
-        )
-        with _Progress() as progress:
-            result = pipeline.run(
-                data,
-                store,
-                as_of=as_of,
-                start=start,
-                horizon=horizon,
-                scenario=sc,
-                spec=model,
-                sampler=settings,
-                notify=progress,
-                sidecar=sidecar,
+        try:  # bad options are refused before any work
+            sc = load_scenario(scenario) if scenario is not None else None
+            pipeline.check_scenario(sc)
+            model = load_spec()
+            settings = pipeline.sampler_settings(
+                model, sampler=sampler, draws=draws, tune=tune, chains=chains, seed=seed
             )
-    except NowcastError as exc:
-        _fail(exc)
+            with _Progress() as progress:
+                result = pipeline.run(
+                    data,
+                    store,
+                    as_of=as_of,
+                    start=start,
+                    horizon=horizon,
+                    scenario=sc,
+                    spec=model,
+                    sampler=settings,
+                    notify=progress,
+                    sidecar=sidecar,
+                )
+        except NowcastError as exc:
+            _fail(exc)
     _show_result(result)

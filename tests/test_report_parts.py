@@ -339,10 +339,15 @@ def _table_pdf(tmp_path, cells: list[list[str]]) -> bytes:
     return path.read_bytes()
 
 
-def test_text_pages_use_the_standard_fonts_only_when_every_character_has_one(tmp_path):
+def test_text_pages_use_the_standard_fonts_only_when_every_character_has_one(tmp_path, caplog):
     """Pages whose characters the PDF's standard fonts encode are written in them (fast, no
-    font embedded); a page with any other character keeps the embedded font, never a "?"."""
-    plain = _table_pdf(tmp_path, [["inflow, USD m", "104.8 (65.3 to 163.8)"]])
+    font embedded, no warning about their weights); a page with any other character keeps the
+    embedded font, never a "?"."""
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"):
+        plain = _table_pdf(tmp_path, [["inflow, USD m", "104.8 (65.3 to 163.8)"]])
+    assert not [r for r in caplog.records if "font weight" in r.getMessage()]
     assert b"/BaseFont /Courier" in plain and b"/BaseFont /Helvetica-Bold" in plain
     assert b"DejaVu" not in plain
 

@@ -36,15 +36,9 @@ def core_fonts(texts: Iterable[str]) -> bool:
     return True
 
 
-def _regular(core: bool) -> str:
-    # the standard fonts' regular faces are declared "Medium": asking for "normal" makes
-    # matplotlib warn on every page
-    return "medium" if core else "normal"
-
-
 class _NoWeightWarning(logging.Filter):
     """The standard fonts' regular faces are declared "Medium": matplotlib warns each time a
-    chart's "normal" text is set in one, though the face is the right one."""
+    page's "normal" text is set in one, though the face is the right one."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return "Failed to find font weight" not in record.getMessage()
@@ -116,7 +110,7 @@ def text_pages(
         page_header(fig, title, banner)
         y = 0.86
         for line in page:
-            fig.text(0.06, y, line, fontsize=10, va="top", weight=_regular(core))
+            fig.text(0.06, y, line, fontsize=10, va="top")
             y -= 0.021
         _save(pdf, fig, core)
 
@@ -178,19 +172,18 @@ def table_pages(pdf: PdfPages, table: Table, banner: bool, max_col: int = 70) ->
         core = core_fonts(
             [titled(table.title + cont, banner), *header, *(t for ls, _ in page for t in ls), *note]
         )
-        regular = _regular(core)
         fig = new_figure(*PAGE)
         page_header(fig, table.title + cont, banner)
         y = top
         for text in header:
             line(fig, y, text, weight="bold")
             y -= step
-        line(fig, y, "-" * total, weight=regular)
+        line(fig, y, "-" * total)
         y -= step
         for lines, flag in page:
             for text in lines:
-                line(fig, y, text, color=ALERT_COLOUR if flag else "black", weight=regular)
+                line(fig, y, text, color=ALERT_COLOUR if flag else "black")
                 y -= step
         for i, text in enumerate(note):
-            fig.text(0.04, 0.06 - i * 0.018, text, fontsize=8, style="italic", weight=regular)
+            fig.text(0.04, 0.06 - i * 0.018, text, fontsize=8, style="italic")
         _save(pdf, fig, core)
