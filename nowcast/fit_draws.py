@@ -5,7 +5,7 @@ densities compiled once and vectorised over the draws, and draws moved between a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,31 +59,61 @@ def compile_batched(inputs: list, outputs: list, *, cache: bool = True):
     return fncache.cached(digest, build)[0]
 
 
-def batched_function(inputs: list, outputs: list, *, cache: bool = True, function=None):
+def batched_function(
+    inputs: list,
+    outputs: list,
+    *,
+    cache: bool = True,
+    function=None,
+    pending: Callable[[], object] | None = None,
+):
     """``outputs`` (graphs of one draw's ``inputs``) evaluated for many draws at once:
     ``f(*arrays) -> list of arrays``, each with the sample axis first. The draws go through
     ``compile_batched``'s function (or ``function``, that function compiled elsewhere) a
-    chunk at a time. ``cache``: as ``compile_batched``'s."""
-    fn = function if function is not None else compile_batched(inputs, outputs, cache=cache)
-    explicit = [i for i in fn.maker.inputs if not i.implicit]  # shared data are implicit
-    if len(explicit) != len(inputs) or len(fn.maker.outputs) != len(outputs):
-        raise ValueError(
-            f"the function given takes {len(explicit)} inputs to {len(fn.maker.outputs)}"
-            f" outputs, these graphs {len(inputs)} to {len(outputs)}"
-        )
+    chunk at a time. ``pending``: returns that function compiled elsewhere, called at the
+    first evaluation (what comes before it is not held up waiting for the compile).
+    ``cache``: as ``compile_batched``'s."""
+    got: list = []
+
+    def compiled():
+        if got:
+            return got[0]
+        if function is not None:
+            fn = function
+        elif pending is not None:
+            fn = pending()
+        else:
+            fn = compile_batched(inputs, outputs, cache=cache)
+        explicit = [i for i in fn.maker.inputs if not i.implicit]  # shared data are implicit
+        if len(explicit) != len(inputs) or len(fn.maker.outputs) != len(outputs):
+            raise ValueError(
+                f"the function given takes {len(explicit)} inputs to {len(fn.maker.outputs)}"
+                f" outputs, these graphs {len(inputs)} to {len(outputs)}"
+            )
+        got.append(fn)
+        return fn
+
+    if pending is None:
+        compiled()  # compiled (or checked) now, as the caller expects
 
     def call(*arrays: np.ndarray) -> list[np.ndarray]:
+        fn = compiled()
         n = arrays[0].shape[0]
-        parts: list[list[np.ndarray]] = [[] for _ in outputs]
+        # each chunk's results written into arrays for all draws: concatenating chunks
+        # copied every output once more (a quarter of a GB for an update's posterior)
+        full: list[np.ndarray | None] = [None] * len(outputs)
         for i in range(0, n, BATCH_DRAWS):
             m = min(BATCH_DRAWS, n - i)
             for k, (o, r) in enumerate(
                 zip(outputs, fn(*(a[i : i + m] for a in arrays)), strict=True)
             ):
                 r = np.asarray(r)
-                # an output that depends on no draw has no sample axis: repeat it
-                parts[k].append(np.broadcast_to(r, (m, *r.shape)) if r.ndim == o.ndim else r)
-        return [np.concatenate(p, axis=0) for p in parts]
+                # an output that depends on no draw has no sample axis: repeated
+                core = r.shape if r.ndim == o.ndim else r.shape[1:]
+                if full[k] is None:
+                    full[k] = np.empty((n, *core), dtype=r.dtype)
+                full[k][i : i + m] = r
+        return [f if f is not None else np.empty((0,)) for f in full]
 
     return call
 
@@ -191,16 +221,18 @@ def draws_evaluator(
     log_prior: bool = False,
     cache: bool = True,
     function=None,
+    pending: Callable[[], object] | None = None,
 ):
     """A function from draws of ``model``'s free variables (name -> array with the draws
     first, constrained scale) to ``DrawValues``, compiled once and vectorised over draws:
     evaluate as many sets of draws (posterior, prior) as needed for one compile. ``cache``:
     as ``compile_batched``'s; ``function``: ``evaluator_function``'s result for the same
-    model and options, compiled elsewhere (nothing is compiled here)."""
+    model and options, compiled elsewhere (nothing is compiled here); ``pending``: returns
+    that function, called at the first evaluation (the graphs here are built meanwhile)."""
     free, inputs, outputs, names, (n_det, n_ll, n_lp) = _evaluator_graphs(
         model, deterministics, log_likelihood, log_prior
     )
-    fn = batched_function(inputs, outputs, cache=cache, function=function)
+    fn = batched_function(inputs, outputs, cache=cache, function=function, pending=pending)
 
     def evaluate(values: dict[str, np.ndarray]) -> DrawValues:
         arrays = [np.asarray(values[rv.name], dtype=float) for rv in free]

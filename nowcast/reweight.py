@@ -226,15 +226,16 @@ def fast_update(
         _months_after(old_months[-1], t.months[-1]) for t in headline_targets(data_new.months[-1])
     )
     paths = extended_paths(prev, max(needed, len(new_months) + horizon), horizon, seed, saved_paths)
-    rng = np.random.default_rng(seed + 7)
-    carried = carry_forward(prev, model, new_months, paths.share_innovations, rng)
-    # the new data make this graph new: kept on disk it would never be read again
+    # the new data make this graph new: kept on disk it would never be read again. Its
+    # graphs are built (and the draws carried) while the sidecar compiles it
     evaluate = draws_evaluator(
         model,
         log_prior=True,
         cache=False,
-        function=evaluator.result() if evaluator is not None else None,
+        pending=evaluator.result if evaluator is not None else None,
     )
+    rng = np.random.default_rng(seed + 7)
+    carried = carry_forward(prev, model, new_months, paths.share_innovations, rng)
     at_draws = evaluate(carried)
     dets, ll_new = at_draws.deterministics, at_draws.log_likelihood
     check_same_draws(prev, dets, data_new.months)
@@ -287,7 +288,7 @@ def fast_update(
     everything = paths_for(paths, players, frozenset(range(len(players))))
     ahead = everything.months_after(len(new_months), idx).head(horizon)
     resampled = DrawValues(
-        {k: v[idx] for k, v in dets.items()},
+        {k: arrays[k] for k in dets},  # the posterior's own arrays: not copied again
         {k: v[idx] for k, v in ll_new.items()},
         at_draws.log_prior[idx],
     )
@@ -350,13 +351,16 @@ def backward_news(
     saved_paths: ForecastPaths | None = None,
     model: pm.Model | None = None,
     at_draws: DrawValues | None = None,
+    old_evaluator: Any = None,
 ) -> Backward:
     """News after a refit: the new posterior reweighted backwards (each coalition's weights
     remove the likelihood of the releases outside it), the drivers of releases outside a
     coalition replaced by the previous forecast's paths. No news when the refitted model's
     structure no longer corresponds to the previous one's. ``model`` and ``at_draws``: the
     refit's model and its log densities at the posterior's draws (``fit(log_densities=True)``),
-    which are then not built and evaluated again."""
+    which are then not built and evaluated again. ``old_evaluator``: a ``nowcast.sidecar.Job``
+    compiling the previous data's log likelihoods elsewhere (``nowcast.sidecar.evaluator_job``
+    on the previous run's panel, without derived quantities or log prior)."""
     from nowcast.fit import draws_evaluator
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
@@ -376,7 +380,12 @@ def backward_news(
     if retracted is None or spec.spec_hash() != spec_of(prev).spec_hash():
         return Backward(None, model_new, at_draws)
     data_old = prepare(prev["panel"].to_dataset(), spec)
-    old = draws_evaluator(build_model(spec, data_old), deterministics=False, cache=False)
+    old = draws_evaluator(
+        build_model(spec, data_old),
+        deterministics=False,
+        cache=False,
+        pending=old_evaluator.result if old_evaluator is not None else None,
+    )
     ll_old = old(retracted).log_likelihood
     players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
     if not players:

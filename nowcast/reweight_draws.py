@@ -56,11 +56,17 @@ def _is_standard_normal(rv: object) -> bool:
 
 
 def free_shapes(model: pm.Model) -> dict[str, tuple[int, ...]]:
-    """Each free variable's shape, from one compiled function (dims may be data)."""
+    """Each free variable's shape: its static shape where the graph knows it (the default
+    model's, all of them), else from one compiled function (dims may be data; compiling it
+    took 0.5 s of an update)."""
     import pytensor
 
     free = list(model.free_RVs)
-    shapes = pytensor.function([], [rv.shape for rv in free], on_unused_input="ignore")()
+    if all(d is not None for rv in free for d in rv.type.shape):
+        return {rv.name: tuple(int(d) for d in rv.type.shape) for rv in free}
+    shapes = pytensor.function(
+        [], [rv.shape for rv in free], on_unused_input="ignore", mode="FAST_COMPILE"
+    )()
     return {rv.name: tuple(int(x) for x in sh) for rv, sh in zip(free, shapes, strict=True)}
 
 
