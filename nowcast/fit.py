@@ -19,6 +19,7 @@ import json
 import logging
 import time
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -240,6 +241,7 @@ def fit(
     frame: Frame | None = None,
     log_densities: bool = False,
     sidecar: Sidecar | None = None,
+    on_sampled: Callable[[], object] | None = None,
 ) -> FitResult:
     """Fit ``spec`` to ``panel``; ``sampler`` overrides the spec's sampler settings.
 
@@ -257,7 +259,9 @@ def fit(
     evaluates nothing again (not with ``frame``, whose likelihoods are potentials).
     ``sidecar``: a second process (``nowcast.sidecar``) draws from the prior while this one
     compiles and checks the free parameters' convergence while this one derives quantities;
-    the results are the same as without it."""
+    the results are the same as without it. ``on_sampled``: called once the chains are
+    drawn (when this process derives quantities on one core), for a caller that gives the
+    sidecar work of its own then."""
     s = sampler or spec.sampler
     stage = _Stages()
     with stage("build_s"):
@@ -282,6 +286,8 @@ def fit(
         if sidecar is not None
         else None
     )
+    if on_sampled is not None:
+        on_sampled()
 
     values = None
     with stage("deterministics_s"):

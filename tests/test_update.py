@@ -316,9 +316,12 @@ def test_a_second_update_at_once_is_refused_clearly_and_changes_nothing(replayed
     assert {"cbr_key_rate_daily_2025-09.csv"}.isdisjoint(_stored_files(store))
 
 
-def test_an_update_with_the_sidecar_equals_one_without(replayed, tmp_path):
-    """The evaluator compiled in the sidecar and the charts drawn there change nothing: the
-    same path, the same reweighted posterior and the same revision, bit for bit."""
+@pytest.mark.parametrize("refit", [False, True], ids=["fast", "refit"])
+def test_an_update_with_the_sidecar_equals_one_without(replayed, tmp_path, refit):
+    """What the sidecar computes changes nothing: on the fast path the new model's evaluator
+    and two charts; on the refit path the prior draws, the convergence checks, the previous
+    data's log-likelihood evaluator (for the news) and the same charts. The same path, the
+    same posterior and the same revision, bit for bit."""
     from nowcast.fit import load_run
     from nowcast.sidecar import Sidecar
 
@@ -330,13 +333,15 @@ def test_an_update_with_the_sidecar_equals_one_without(replayed, tmp_path):
             mp.setenv("NOWCAST_TODAY", TODAY)
             files = _drivers("2025-09", tmp_path / f"releases_{name[0]}")
             if name == "alone":
-                outcomes[name] = update(files, store_dir=copy)
+                outcomes[name] = update(files, store_dir=copy, refit=refit)
             else:
                 with Sidecar() as side:
-                    outcomes[name] = update(files, store_dir=copy, sidecar=side)
-                    assert side.answered == 3  # the evaluator and two charts
+                    outcomes[name] = update(files, store_dir=copy, refit=refit, sidecar=side)
+                    assert side.answered == (5 if refit else 3)
     alone, with_side = outcomes["alone"], outcomes["with sidecar"]
-    assert alone.path == with_side.path == "fast"
+    assert alone.path == with_side.path == ("refit" if refit else "fast")
+    if refit:  # the news was computed, from the previous data's log likelihoods
+        assert alone.revision["kind"].isin(["new", "revised"]).any()
     pd.testing.assert_frame_equal(alone.revision, with_side.revision)
     a, b = load_run(alone.run_path), load_run(with_side.run_path)
     for name in b["posterior"].data_vars:
