@@ -241,7 +241,7 @@ def fit(
     frame: Frame | None = None,
     log_densities: bool = False,
     sidecar: Sidecar | None = None,
-    on_sampled: Callable[[], object] | None = None,
+    on_sampled: Callable[[xr.DataTree], object] | None = None,
 ) -> FitResult:
     """Fit ``spec`` to ``panel``; ``sampler`` overrides the spec's sampler settings.
 
@@ -259,9 +259,9 @@ def fit(
     evaluates nothing again (not with ``frame``, whose likelihoods are potentials).
     ``sidecar``: a second process (``nowcast.sidecar``) draws from the prior while this one
     compiles and checks the free parameters' convergence while this one derives quantities;
-    the results are the same as without it. ``on_sampled``: called once the chains are
-    drawn (when this process derives quantities on one core), for a caller that gives the
-    sidecar work of its own then."""
+    the results are the same as without it. ``on_sampled``: called with the sampler's tree
+    (the free variables' draws) once the chains are drawn, when this process derives
+    quantities on one core: for a caller that gives the sidecar work of its own then."""
     s = sampler or spec.sampler
     stage = _Stages()
     with stage("build_s"):
@@ -287,7 +287,7 @@ def fit(
         else None
     )
     if on_sampled is not None:
-        on_sampled()
+        on_sampled(tree)
 
     values = None
     with stage("deterministics_s"):

@@ -45,6 +45,7 @@ from nowcast.fit import DrawValues, flat_draws
 from nowcast.forecast import ForecastPaths, push_forward, stacked_posterior
 from nowcast.model.data import ModelData
 from nowcast.model.evidence import REGISTRY
+from nowcast.model.spec import ModelSpec
 from nowcast.reweight_draws import (
     FLAT_LOG_RATIO,
     SHARE_INNOVATIONS,
@@ -308,6 +309,35 @@ def _months_after(last: pd.Timestamp, month: pd.Timestamp) -> int:
 # --------------------------------------------------------------------------- after a refit
 
 
+def retracted_draws(
+    tree: xr.DataTree, prev: xr.DataTree, spec: ModelSpec
+) -> dict[str, np.ndarray] | None:
+    """The draws of a refit (``tree``, its posterior holding at least the free variables of
+    the model of ``spec``) as draws of the previous run's model, which the news evaluates the
+    previous data at; ``None`` when the two models do not correspond (then there is no
+    news)."""
+    from nowcast.model.spec import spec_of
+
+    if spec.spec_hash() != spec_of(prev).spec_hash():
+        return None
+    post = tree["posterior"]
+    return _retract(posterior_draws(tree, [n for n in _free_names(prev) if n in post]), prev)
+
+
+def previous_log_likelihood(
+    panel: xr.Dataset, spec: ModelSpec, values: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
+    """Each observed variable's elementwise log likelihood under the model of ``spec`` on the
+    previous run's ``panel``, at the draws ``values`` of its free variables (a refit's draws,
+    ``retracted_draws``). A graph of old data is evaluated once: not kept on disk."""
+    from nowcast.fit import draws_evaluator
+    from nowcast.model.build import build_model
+    from nowcast.model.data import prepare
+
+    model = build_model(spec, prepare(panel, spec))
+    return draws_evaluator(model, deterministics=False, cache=False)(values).log_likelihood
+
+
 def _retract(values: dict[str, np.ndarray], prev: xr.DataTree) -> dict[str, np.ndarray] | None:
     """Draws of the new model's free variables as draws of the previous model's: the inverse
     of ``carry_forward`` (grown innovations and effects cut back). ``None`` when the two
@@ -351,16 +381,16 @@ def backward_news(
     saved_paths: ForecastPaths | None = None,
     model: pm.Model | None = None,
     at_draws: DrawValues | None = None,
-    old_evaluator: Any = None,
+    old_log_likelihood: Any = None,
 ) -> Backward:
     """News after a refit: the new posterior reweighted backwards (each coalition's weights
     remove the likelihood of the releases outside it), the drivers of releases outside a
     coalition replaced by the previous forecast's paths. No news when the refitted model's
     structure no longer corresponds to the previous one's. ``model`` and ``at_draws``: the
     refit's model and its log densities at the posterior's draws (``fit(log_densities=True)``),
-    which are then not built and evaluated again. ``old_evaluator``: a ``nowcast.sidecar.Job``
-    compiling the previous data's log likelihoods elsewhere (``nowcast.sidecar.evaluator_job``
-    on the previous run's panel, without derived quantities or log prior)."""
+    which are then not built and evaluated again. ``old_log_likelihood``: a
+    ``nowcast.sidecar.Job`` computing ``previous_log_likelihood`` elsewhere (its result is
+    then not computed here)."""
     from nowcast.fit import draws_evaluator
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
@@ -376,17 +406,15 @@ def backward_news(
         evaluate = draws_evaluator(model_new, deterministics=False, log_prior=True, cache=False)
         at_draws = evaluate(values)
     ll_new = at_draws.log_likelihood
-    retracted = _retract(values, prev)
-    if retracted is None or spec.spec_hash() != spec_of(prev).spec_hash():
+    retracted = retracted_draws(tree, prev, spec)
+    if retracted is None:
         return Backward(None, model_new, at_draws)
     data_old = prepare(prev["panel"].to_dataset(), spec)
-    old = draws_evaluator(
-        build_model(spec, data_old),
-        deterministics=False,
-        cache=False,
-        pending=old_evaluator.result if old_evaluator is not None else None,
+    ll_old = (
+        old_log_likelihood.result()
+        if old_log_likelihood is not None
+        else previous_log_likelihood(prev["panel"].to_dataset(), spec, retracted)
     )
-    ll_old = old(retracted).log_likelihood
     players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
     if not players:
         return Backward(None, model_new, at_draws)
@@ -465,8 +493,10 @@ __all__ = [
     "ordered_resample",
     "paths_for",
     "posterior_draws",
+    "previous_log_likelihood",
     "psis",
     "releases",
+    "retracted_draws",
     "shapley",
     "summary",
     "systematic_resample",

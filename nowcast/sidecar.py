@@ -5,8 +5,10 @@ this was measured on). Some parts need nothing the main process is computing at 
 the prior and prior predictive draws (only the model: drawn while the sampler compiles), the
 free parameters' convergence diagnostics (drawn while the derived quantities are evaluated),
 the report's two slowest charts (``nowcast.report.elsewhere``: drawn while the forecasts and
-identification run) and an update's evaluator of the new model (compiled while the previous
-run is read and carried forward). A ``Sidecar`` computes them in another process.
+identification run), an update's evaluator of the new model (compiled while the previous
+run is read and carried forward) and, after a refit, the previous data's log likelihoods at
+its draws for the news (``nowcast.reweight.previous_log_likelihood``: evaluated while the
+fit derives its quantities). A ``Sidecar`` computes them in another process.
 
 The process is started (and its imports made) when the sidecar is opened, at the start of a
 job, so that its start-up runs beside the job's own imports, ingest and panel rather than
@@ -238,23 +240,17 @@ def prior_job(panel: xr.Dataset, spec: Any, draws: int, seed: int) -> xr.DataTre
     return prior_draws_of(build_model(spec, prepare(panel, spec)), draws, seed)
 
 
-def evaluator_job(
-    panel: xr.Dataset, spec: Any, deterministics: bool = True, log_prior: bool = True
-) -> Any:
-    """``nowcast.fit_draws.evaluator_function(model, deterministics=deterministics,
-    log_prior=log_prior, cache=False)`` for the model of ``spec`` on ``panel``, ready to be
-    sent: what an update's fast path evaluates its carried draws with (compiling it took
-    2.5 s of the path), and, with neither option, what a refit's news evaluates the previous
-    data's log likelihoods with (compiled while the refit derives its quantities)."""
+def evaluator_job(panel: xr.Dataset, spec: Any) -> Any:
+    """``nowcast.fit_draws.evaluator_function(model, log_prior=True, cache=False)`` for the
+    model of ``spec`` on ``panel``, ready to be sent (what an update's fast path evaluates
+    its carried draws with: compiling it took 2.5 s of the path)."""
     from nowcast import fncache
     from nowcast.fit_draws import evaluator_function
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
 
     model = build_model(spec, prepare(panel, spec))
-    function = evaluator_function(
-        model, deterministics=deterministics, log_prior=log_prior, cache=False
-    )
+    function = evaluator_function(model, log_prior=True, cache=False)
     fncache.drop_node_caches(function)
     return function
 

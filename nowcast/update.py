@@ -259,7 +259,14 @@ def _update_nowcast(
     from nowcast.forecast import draw_paths, forecast_from_paths
     from nowcast.model.spec import Sampler, spec_of
     from nowcast.pipeline_data import load_panel
-    from nowcast.reweight import RefitNeeded, backward_news, fast_update, headline_targets
+    from nowcast.reweight import (
+        RefitNeeded,
+        backward_news,
+        fast_update,
+        headline_targets,
+        previous_log_likelihood,
+        retracted_draws,
+    )
     from nowcast.sidecar import evaluator_job
 
     t = time.perf_counter()
@@ -344,15 +351,21 @@ def _update_nowcast(
             adaptation=str(prev.attrs.get("adaptation", spec.sampler.adaptation)),
             seed=seed,
         )
-        old_evaluator: list[Any] = []
+        beside: list[Any] = []
 
-        def beside_the_fit() -> None:
-            # the previous data's log likelihoods (for the news) are compiled in the sidecar
-            # while this process derives the fit's quantities on one core: submitted earlier,
-            # the compile took CPU from the sampler's compile and chains (measured: no gain)
-            if sidecar is not None and sidecar.running:
-                old_evaluator.append(
-                    sidecar.submit(evaluator_job, prev["panel"].to_dataset(), spec, False, False)
+        def beside_the_fit(sampled: xr.DataTree) -> None:
+            # the previous data's log likelihoods at the refit's draws (for the news) are
+            # evaluated in the sidecar while this process derives the fit's quantities on
+            # one core. Its compile, sent before the fit, took CPU from the sampler's compile
+            # and chains instead (measured: no gain)
+            if sidecar is None or not sidecar.running:
+                return
+            retracted = retracted_draws(sampled, prev, spec)
+            if retracted is not None:
+                beside.append(
+                    sidecar.submit(
+                        previous_log_likelihood, prev["panel"].to_dataset(), spec, retracted
+                    )
                 )
 
         fitted: FitResult = fit(
@@ -381,7 +394,7 @@ def _update_nowcast(
                 saved_paths=load_paths(prev_path),
                 model=fitted.model,
                 at_draws=fitted.values,
-                old_evaluator=old_evaluator[0] if old_evaluator else None,
+                old_log_likelihood=beside[0] if beside else None,
             )
             news, model, values = back.news, back.model, back.values
         except RefitNeeded:
