@@ -298,9 +298,7 @@ class SortedDraws:
         work = self._work()
         for w, alpha in zip(weights, POWER_SCALING_ALPHAS, strict=True):
             ws = np.take(w, self.order, out=work["weights"])
-            cjs = [
-                self._cjs(sign, ws if sign == 0 else ws[:, ::-1], work) for sign in (0, 1)
-            ]
+            cjs = [self._cjs(sign, ws if sign == 0 else ws[:, ::-1], work) for sign in (0, 1)]
             grads.append(np.maximum(*cjs) / np.log2(alpha))
         per_element = (grads[1] - grads[0]) / 2
         out, start = {}, 0
