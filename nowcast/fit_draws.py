@@ -101,8 +101,9 @@ def batched_function(
         n = arrays[0].shape[0]
         # each chunk's results written into arrays for all draws: concatenating chunks
         # copied every output once more (a quarter of a GB for an update's posterior)
-        full: list[np.ndarray | None] = [None] * len(outputs)
-        for i in range(0, n, BATCH_DRAWS):
+        full: list = [None] * len(outputs)
+        # no draws: one empty chunk, so that every output still has its shape
+        for i in range(0, max(n, 1), BATCH_DRAWS):
             m = min(BATCH_DRAWS, n - i)
             for k, (o, r) in enumerate(
                 zip(outputs, fn(*(a[i : i + m] for a in arrays)), strict=True)
@@ -113,7 +114,7 @@ def batched_function(
                 if full[k] is None:
                     full[k] = np.empty((n, *core), dtype=r.dtype)
                 full[k][i : i + m] = r
-        return [f if f is not None else np.empty((0,)) for f in full]
+        return full
 
     return call
 

@@ -325,16 +325,16 @@ def retracted_draws(
 
 
 def previous_log_likelihood(
-    panel: xr.Dataset, spec: ModelSpec, values: dict[str, np.ndarray]
+    data: ModelData, spec: ModelSpec, values: dict[str, np.ndarray]
 ) -> dict[str, np.ndarray]:
     """Each observed variable's elementwise log likelihood under the model of ``spec`` on the
-    previous run's ``panel``, at the draws ``values`` of its free variables (a refit's draws,
-    ``retracted_draws``). A graph of old data is evaluated once: not kept on disk."""
+    previous run's ``data`` (its panel prepared), at the draws ``values`` of its free
+    variables (a refit's draws, ``retracted_draws``). A graph of old data is evaluated once:
+    not kept on disk."""
     from nowcast.fit import draws_evaluator
     from nowcast.model.build import build_model
-    from nowcast.model.data import prepare
 
-    model = build_model(spec, prepare(panel, spec))
+    model = build_model(spec, data)
     return draws_evaluator(model, deterministics=False, cache=False)(values).log_likelihood
 
 
@@ -413,7 +413,7 @@ def backward_news(
     ll_old = (
         old_log_likelihood.result()
         if old_log_likelihood is not None
-        else previous_log_likelihood(prev["panel"].to_dataset(), spec, retracted)
+        else previous_log_likelihood(data_old, spec, retracted)
     )
     players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
     if not players:

@@ -257,6 +257,7 @@ def _update_nowcast(
         save_run,
     )
     from nowcast.forecast import draw_paths, forecast_from_paths
+    from nowcast.model.data import prepare
     from nowcast.model.spec import Sampler, spec_of
     from nowcast.pipeline_data import load_panel
     from nowcast.reweight import (
@@ -362,11 +363,8 @@ def _update_nowcast(
                 return
             retracted = retracted_draws(sampled, prev, spec)
             if retracted is not None:
-                beside.append(
-                    sidecar.submit(
-                        previous_log_likelihood, prev["panel"].to_dataset(), spec, retracted
-                    )
-                )
+                data_old = prepare(prev["panel"].to_dataset(), spec)
+                beside.append(sidecar.submit(previous_log_likelihood, data_old, spec, retracted))
 
         fitted: FitResult = fit(
             panel,

@@ -213,3 +213,32 @@ def test_power_scaling_sensitivity_equals_arviz_psense(both, distinct):
             np.testing.assert_allclose(ours[name], expected, rtol=1e-8, atol=1e-12)
         # a component that moves nothing would pass a comparison of zeros
         assert max(float(np.max(ours[n])) for n in names) > 1e-4, kind
+
+
+def test_batched_evaluation_of_draws_in_chunks_and_of_none():
+    """Draws evaluated a chunk at a time give what one call for all gives, whatever the
+    chunk boundaries, and no draws give every output with no rows but its own shape (an
+    output that depends on no draw is repeated, not dropped)."""
+    from nowcast import fit_draws
+
+    with pm.Model(coords={"m": range(3)}) as model:
+        x = pm.Normal("x", 0.0, 1.0, dims="m")
+        pm.Deterministic("y", x.cumsum() * 2.0, dims="m")
+        pm.Deterministic("constant", pm.math.ones(2) * 3.0)
+        pm.Normal("o", x, 1.0, observed=np.arange(3.0), dims="m")
+    values = {"x": np.random.default_rng(0).normal(size=(7, 3))}
+    whole = fit_draws.draws_evaluator(model, log_prior=True, cache=False)(values)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(fit_draws, "BATCH_DRAWS", 3)  # chunks of 3, 3 and 1
+        chunked = fit_draws.draws_evaluator(model, log_prior=True, cache=False)(values)
+    for name in ("y", "constant"):
+        np.testing.assert_array_equal(chunked.deterministics[name], whole.deterministics[name])
+    np.testing.assert_array_equal(chunked.log_likelihood["o"], whole.log_likelihood["o"])
+    np.testing.assert_array_equal(chunked.log_prior, whole.log_prior)
+    np.testing.assert_allclose(whole.deterministics["y"], np.cumsum(values["x"], axis=1) * 2)
+    assert whole.deterministics["constant"].shape == (7, 2)
+    none = fit_draws.draws_evaluator(model, log_prior=True, cache=False)({"x": np.zeros((0, 3))})
+    assert none.deterministics["y"].shape == (0, 3)
+    assert none.deterministics["constant"].shape == (0, 2)
+    assert none.log_likelihood["o"].shape == (0, 3)
+    assert none.log_prior.shape == (0,)
