@@ -16,6 +16,7 @@ results live in ``nowcast.pipeline_results`` and the data steps (ingest, overvie
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -363,90 +364,50 @@ def run(
     for value, what in ((start, "start"), (as_of, "as-of date")):
         if value is not None:
             parse_day(value, what)
-    if sidecar is None:
-        with Sidecar() as own:  # started now: its imports run beside the ingest and panel
-            return run(
-                data_dir,
-                store_dir,
-                as_of=as_of,
-                start=start,
-                horizon=horizon,
-                scenario=scenario,
-                spec=spec,
-                sampler=sampler,
-                prior_draws=prior_draws,
-                notify=notify,
-                sidecar=own,
-            )
-    return _run(
-        data_dir,
-        store_dir,
-        as_of,
-        start,
-        horizon,
-        scenario,
-        spec,
-        sampler,
-        prior_draws,
-        notify,
-        sidecar,
-    )
-
-
-def _run(
-    data_dir: str | Path | None,
-    store_dir: str | Path | None,
-    as_of: str | None,
-    start: str | None,
-    horizon: int,
-    scenario: Scenario | None,
-    spec: ModelSpec | None,
-    sampler: Sampler | None,
-    prior_draws: int,
-    notify: Notify,
-    sidecar: Sidecar,
-) -> RunResult:
-    spec = spec or load_spec()
-    sampler = sampler or spec.sampler
-    notify(Step("ingest", "ingesting ..."))
-    notify(ingest(data_dir, store_dir))
-    with Store(store_dir, read_only=True) as st:
-        last_ingest = st.last_ingest_id()  # what this nowcast rests on, for the history
-    notify(Step("panel", "building the as-of panel ..."))
-    panel = load_panel(store_dir, as_of, start=start, spec=spec)
-    notify(overview(panel, store_dir, spec))
-    notify(plan_fit(panel, spec, sampler))
-    notify(Step("fit", "sampling ..."))
-    # the posterior is written while the forecasts, identification and report are made
-    fitted = fit_and_save(
-        panel,
-        spec,
-        sampler=sampler,
-        store_dir=store_dir,
-        prior_draws=prior_draws,
-        background=True,
-        sidecar=sidecar,
-    )
-    notify(fitted)
-    try:
-        result, forecasts = _finish(
-            fitted.tree,
-            fitted.path,
-            horizon,
-            scenario,
-            fitted.diagnostics,
-            notify,
-            history_of=(store_dir or default_store_dir()) if as_of is None else None,
-            fitted=fitted.result,
-            sidecar=sidecar,
+    # a sidecar opened here (when the caller gave none) starts now: its imports run beside the
+    # ingest and panel; a caller's own is left open for it
+    with nullcontext(sidecar) if sidecar is not None else Sidecar() as side:
+        spec = spec or load_spec()
+        sampler = sampler or spec.sampler
+        notify(Step("ingest", "ingesting ..."))
+        notify(ingest(data_dir, store_dir))
+        with Store(store_dir, read_only=True) as st:
+            last_ingest = st.last_ingest_id()  # what this nowcast rests on, for the history
+        notify(Step("panel", "building the as-of panel ..."))
+        panel = load_panel(store_dir, as_of, start=start, spec=spec)
+        notify(overview(panel, store_dir, spec))
+        notify(plan_fit(panel, spec, sampler))
+        notify(Step("fit", "sampling ..."))
+        # the posterior is written while the forecasts, identification and report are made
+        fitted = fit_and_save(
+            panel,
+            spec,
+            sampler=sampler,
+            store_dir=store_dir,
+            prior_draws=prior_draws,
+            background=True,
+            sidecar=side,
         )
-    finally:
-        fitted.wait()
-    if as_of is None:
-        # the nowcast of everything stored becomes the current one, recorded last so that a
-        # run folder is current only once complete (an --as-of run is a look back, not current)
-        record(fitted.tree, fitted.path, forecasts, store_dir, last_ingest, horizon)
-    return result
+        notify(fitted)
+        try:
+            result, forecasts = _finish(
+                fitted.tree,
+                fitted.path,
+                horizon,
+                scenario,
+                fitted.diagnostics,
+                notify,
+                history_of=(store_dir or default_store_dir()) if as_of is None else None,
+                fitted=fitted.result,
+                sidecar=side,
+            )
+        finally:
+            fitted.wait()
+        if as_of is None:
+            # the nowcast of everything stored becomes the current one, recorded last so that a
+            # run folder is current only once complete (an --as-of run is a look back, not current)
+            record(fitted.tree, fitted.path, forecasts, store_dir, last_ingest, horizon)
+        return result
 
 
 __all__ = [
