@@ -24,6 +24,7 @@ FORWARD_COMPILE = {"mode": "FAST_COMPILE"}
 # grid is materialised per draw), while a call per chunk instead of per draw removes the
 # Python overhead that dominated (4000 calls of 50-100 interpreted ops each).
 BATCH_DRAWS = 250
+BATCH_SUFFIX = "_batch"  # of each input of a compiled batched function, after its variable
 
 
 def compile_batched(inputs: list, outputs: list, *, cache: bool = True):
@@ -40,7 +41,9 @@ def compile_batched(inputs: list, outputs: list, *, cache: bool = True):
 
     def build():
         batch = [
-            pt.tensor(name=f"{v.name}_batch", shape=(None, *v.type.shape), dtype=v.type.dtype)
+            pt.tensor(
+                name=f"{v.name}{BATCH_SUFFIX}", shape=(None, *v.type.shape), dtype=v.type.dtype
+            )
             for v in inputs
         ]
         # canonicalised first: vectorising the raw graph spent a second inferring the static
@@ -73,50 +76,73 @@ def batched_function(
     chunk at a time. ``pending``: returns that function compiled elsewhere, called at the
     first evaluation (what comes before it is not held up waiting for the compile).
     ``cache``: as ``compile_batched``'s."""
-    got: list = []
+    return _Chunked(
+        len(inputs),
+        [o.ndim for o in outputs],
+        lambda: compile_batched(inputs, outputs, cache=cache),
+        function=function,
+        pending=pending,
+    )
 
-    def compiled():
-        if got:
-            return got[0]
-        if function is not None:
-            fn = function
-        elif pending is not None:
-            fn = pending()
-        else:
-            fn = compile_batched(inputs, outputs, cache=cache)
-        explicit = [i for i in fn.maker.inputs if not i.implicit]  # shared data are implicit
-        if len(explicit) != len(inputs) or len(fn.maker.outputs) != len(outputs):
+
+class _Chunked:
+    """``batched_function``'s result for a function taking ``n_inputs`` arrays to outputs
+    of ``ndims`` dimensions for one draw: ``function``, or ``pending()`` at the first
+    evaluation, or else ``compile_here()`` now."""
+
+    def __init__(
+        self,
+        n_inputs: int,
+        ndims: Sequence[int],
+        compile_here: Callable[[], object],
+        *,
+        function=None,
+        pending: Callable[[], object] | None = None,
+    ) -> None:
+        self.n_inputs, self.ndims = n_inputs, list(ndims)
+        self._compile_here, self._pending, self._fn = compile_here, pending, function
+        self._checked = False
+        if function is not None or pending is None:
+            self.function()  # compiled (or checked) now, as the caller expects
+
+    def function(self):
+        """The compiled function, checked against the inputs and outputs expected."""
+        if self._checked:
+            return self._fn
+        if self._fn is None:
+            self._fn = self._pending() if self._pending is not None else self._compile_here()
+        explicit = self._explicit()
+        if len(explicit) != self.n_inputs or len(self._fn.maker.outputs) != len(self.ndims):
             raise ValueError(
-                f"the function given takes {len(explicit)} inputs to {len(fn.maker.outputs)}"
-                f" outputs, these graphs {len(inputs)} to {len(outputs)}"
+                f"the function given takes {len(explicit)} inputs to"
+                f" {len(self._fn.maker.outputs)} outputs, these graphs {self.n_inputs} to"
+                f" {len(self.ndims)}"
             )
-        got.append(fn)
-        return fn
+        self._checked = True
+        return self._fn
 
-    if pending is None:
-        compiled()  # compiled (or checked) now, as the caller expects
+    def _explicit(self) -> list:
+        return [i for i in self._fn.maker.inputs if not i.implicit]  # shared data are implicit
 
-    def call(*arrays: np.ndarray) -> list[np.ndarray]:
-        fn = compiled()
+    def __call__(self, *arrays: np.ndarray) -> list[np.ndarray]:
+        fn = self.function()
         n = arrays[0].shape[0]
         # each chunk's results written into arrays for all draws: concatenating chunks
         # copied every output once more (a quarter of a GB for an update's posterior)
-        full: list = [None] * len(outputs)
+        full: list = [None] * len(self.ndims)
         # no draws: one empty chunk, so that every output still has its shape
         for i in range(0, max(n, 1), BATCH_DRAWS):
             m = min(BATCH_DRAWS, n - i)
-            for k, (o, r) in enumerate(
-                zip(outputs, fn(*(a[i : i + m] for a in arrays)), strict=True)
+            for k, (ndim, r) in enumerate(
+                zip(self.ndims, fn(*(a[i : i + m] for a in arrays)), strict=True)
             ):
                 r = np.asarray(r)
                 # an output that depends on no draw has no sample axis: repeated
-                core = r.shape if r.ndim == o.ndim else r.shape[1:]
+                core = r.shape if r.ndim == ndim else r.shape[1:]
                 if full[k] is None:
                     full[k] = np.empty((n, *core), dtype=r.dtype)
                 full[k][i : i + m] = r
         return full
-
-    return call
 
 
 def flat_draws(ds: xr.Dataset, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
@@ -175,29 +201,58 @@ class DrawValues:
     log_prior: np.ndarray | None
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What an evaluator of a model takes and gives, read off the model without building
+    its log-density graphs: the free variables (in input order), the names of the derived
+    quantities then of the observed variables, how many outputs are derived quantities, log
+    likelihoods and log prior densities, and each output's dimensions for one draw."""
+
+    free: list[str]
+    names: list[str]
+    counts: tuple[int, int, int]
+    ndims: list[int]
+
+
+def _layout(
+    model: pm.Model, deterministics: bool, log_likelihood: bool, log_prior: bool
+) -> _Layout:
+    dets = list(model.deterministics) if deterministics else []
+    observed = list(model.observed_RVs) if log_likelihood else []
+    free = list(model.free_RVs)
+    n_lp = len(free) if log_prior else 0
+    return _Layout(
+        [rv.name for rv in free],
+        [v.name for v in (*dets, *observed)],
+        (len(dets), len(observed), n_lp),
+        # an elementwise log likelihood has its variable's shape; a log prior is summed
+        [*(v.ndim for v in (*dets, *observed)), *([0] * n_lp)],
+    )
+
+
 def _evaluator_graphs(
     model: pm.Model, deterministics: bool, log_likelihood: bool, log_prior: bool
-) -> tuple[list, list, list, list, list]:
-    """The free variables, the inputs (their values), and the graphs of the derived
-    quantities, of each observed variable's elementwise log likelihood and of each free
-    variable's log prior density, of ``model`` without its value transforms."""
+) -> tuple[list, list]:
+    """The inputs (the free variables' values) and the graphs of the derived quantities, of
+    each observed variable's elementwise log likelihood and of each free variable's log prior
+    density, of ``model`` without its value transforms, in ``_layout``'s order (the model's:
+    the model without transforms orders its variables otherwise)."""
     from pymc.model.transform.conditioning import remove_value_transforms
 
+    layout = _layout(model, deterministics, log_likelihood, log_prior)
     plain = remove_value_transforms(model)
-    free = list(plain.free_RVs)
+    named = {v.name: v for v in (*plain.free_RVs, *plain.observed_RVs, *plain.deterministics)}
+    free = [named[n] for n in layout.free]
+    n_det, n_ll, _ = layout.counts
     inputs = [plain.rvs_to_values[rv] for rv in free]
-    dets = plain.replace_rvs_by_values(plain.deterministics) if deterministics else []
-    observed = list(plain.observed_RVs) if log_likelihood else []
+    dets = plain.replace_rvs_by_values([named[n] for n in layout.names[:n_det]])
+    observed = [named[n] for n in layout.names[n_det : n_det + n_ll]]
     densities = plain.logp(
         vars=[*observed, *(free if log_prior else [])], jacobian=False, sum=False
     )
     ll = densities[: len(observed)]
     lp = [t.sum() for t in densities[len(observed) :]]
-    names = [
-        *(v.name for v in (plain.deterministics if dets else [])),
-        *(v.name for v in observed),
-    ]
-    return free, inputs, [*dets, *ll, *lp], names, [len(dets), len(ll), len(lp)]
+    return inputs, [*dets, *ll, *lp]
 
 
 def evaluator_function(
@@ -210,7 +265,7 @@ def evaluator_function(
 ):
     """The compiled function ``draws_evaluator`` calls, for compiling it in another process
     (``nowcast.sidecar``) and passing it to ``draws_evaluator(function=...)`` there."""
-    _, inputs, outputs, _, _ = _evaluator_graphs(model, deterministics, log_likelihood, log_prior)
+    inputs, outputs = _evaluator_graphs(model, deterministics, log_likelihood, log_prior)
     return compile_batched(inputs, outputs, cache=cache)
 
 
@@ -228,19 +283,26 @@ def draws_evaluator(
     first, constrained scale) to ``DrawValues``, compiled once and vectorised over draws:
     evaluate as many sets of draws (posterior, prior) as needed for one compile. ``cache``:
     as ``compile_batched``'s; ``function``: ``evaluator_function``'s result for the same
-    model and options, compiled elsewhere (nothing is compiled here); ``pending``: returns
-    that function, called at the first evaluation (the graphs here are built meanwhile)."""
-    free, inputs, outputs, names, (n_det, n_ll, n_lp) = _evaluator_graphs(
-        model, deterministics, log_likelihood, log_prior
-    )
-    fn = batched_function(inputs, outputs, cache=cache, function=function, pending=pending)
+    model and options, compiled elsewhere; ``pending``: returns that function, called at the
+    first evaluation. With either, no graph is built here (building them took as long as the
+    other process's compile, on the same two cores: measured on an update)."""
+    layout = _layout(model, deterministics, log_likelihood, log_prior)
+
+    def compile_here():
+        inputs, outputs = _evaluator_graphs(model, deterministics, log_likelihood, log_prior)
+        if [o.ndim for o in outputs] != layout.ndims:
+            raise ValueError(f"the evaluator's graphs do not have the layout {layout}")
+        return compile_batched(inputs, outputs, cache=cache)
+
+    fn = _Chunked(len(layout.free), layout.ndims, compile_here, function=function, pending=pending)
+    n_det, n_ll, n_lp = layout.counts
 
     def evaluate(values: dict[str, np.ndarray]) -> DrawValues:
-        arrays = [np.asarray(values[rv.name], dtype=float) for rv in free]
+        arrays = [np.asarray(values[name], dtype=float) for name in layout.free]
         out = fn(*arrays)
         return DrawValues(
-            dict(zip(names[:n_det], out[:n_det], strict=True)),
-            dict(zip(names[n_det:], out[n_det : n_det + n_ll], strict=True)),
+            dict(zip(layout.names[:n_det], out[:n_det], strict=True)),
+            dict(zip(layout.names[n_det:], out[n_det : n_det + n_ll], strict=True)),
             np.sum(out[n_det + n_ll :], axis=0) if n_lp else None,
         )
 

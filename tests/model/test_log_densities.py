@@ -242,3 +242,41 @@ def test_batched_evaluation_of_draws_in_chunks_and_of_none():
     assert none.deterministics["constant"].shape == (0, 2)
     assert none.log_likelihood["o"].shape == (0, 3)
     assert none.log_prior.shape == (0,)
+
+
+def test_an_evaluator_given_its_function_builds_no_graph_and_keeps_the_models_order(draws):
+    """The default model without its value transforms orders its free and observed variables
+    otherwise than the model: an evaluator whose function was compiled elsewhere (as an
+    update's sidecar does) builds no graph of its own and reads the draws and names the
+    outputs in the same order as one compiled here, so it gives the same values."""
+    from nowcast import fit_draws
+    from nowcast.fit import flat_draws
+
+    model, tree = draws
+    plain = remove_value_transforms(model)
+    assert [v.name for v in plain.free_RVs] != [v.name for v in model.free_RVs]
+    values = flat_draws(tree["posterior"].to_dataset(), [v.name for v in model.free_RVs])
+    values = {k: v[:40] for k, v in values.items()}
+    here = fit_draws.draws_evaluator(model, log_prior=True, cache=False)(values)
+    function = fit_draws.evaluator_function(model, log_prior=True, cache=False)
+    with pytest.MonkeyPatch.context() as mp:
+
+        def no_graphs(*args, **kwargs):
+            raise AssertionError("graphs built beside a function compiled elsewhere")
+
+        mp.setattr(fit_draws, "_evaluator_graphs", no_graphs)
+        elsewhere = fit_draws.draws_evaluator(
+            model, log_prior=True, cache=False, pending=lambda: function
+        )(values)
+    assert here.deterministics.keys() == elsewhere.deterministics.keys()
+    for name, arr in here.deterministics.items():
+        np.testing.assert_array_equal(elsewhere.deterministics[name], arr, err_msg=name)
+    assert list(here.log_likelihood) == [v.name for v in model.observed_RVs]
+    for name, arr in here.log_likelihood.items():
+        np.testing.assert_array_equal(elsewhere.log_likelihood[name], arr, err_msg=name)
+    np.testing.assert_array_equal(elsewhere.log_prior, here.log_prior)
+    # the values are the model's: the inflow's deterministic equals the draws' own copy
+    np.testing.assert_allclose(
+        here.deterministics["hidden_inflow_usd"],
+        flat_draws(tree["posterior"].to_dataset(), ["hidden_inflow_usd"])["hidden_inflow_usd"][:40],
+    )
