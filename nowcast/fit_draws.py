@@ -214,11 +214,24 @@ class _Layout:
     ndims: list[int]
 
 
+Observed = bool | Sequence[str]  # every observed variable, none, or those named
+
+
+def _observed(model: pm.Model, log_likelihood: Observed) -> list:
+    if isinstance(log_likelihood, bool):
+        return list(model.observed_RVs) if log_likelihood else []
+    names = set(log_likelihood)
+    unknown = names - {v.name for v in model.observed_RVs}
+    if unknown:
+        raise ValueError(f"not observed variables of the model: {sorted(unknown)}")
+    return [v for v in model.observed_RVs if v.name in names]  # in the model's order
+
+
 def _layout(
-    model: pm.Model, deterministics: bool, log_likelihood: bool, log_prior: bool
+    model: pm.Model, deterministics: bool, log_likelihood: Observed, log_prior: bool
 ) -> _Layout:
     dets = list(model.deterministics) if deterministics else []
-    observed = list(model.observed_RVs) if log_likelihood else []
+    observed = _observed(model, log_likelihood)
     free = list(model.free_RVs)
     n_lp = len(free) if log_prior else 0
     return _Layout(
@@ -231,7 +244,7 @@ def _layout(
 
 
 def _evaluator_graphs(
-    model: pm.Model, deterministics: bool, log_likelihood: bool, log_prior: bool
+    model: pm.Model, deterministics: bool, log_likelihood: Observed, log_prior: bool
 ) -> tuple[list, list]:
     """The inputs (the free variables' values) and the graphs of the derived quantities, of
     each observed variable's elementwise log likelihood and of each free variable's log prior
@@ -247,9 +260,8 @@ def _evaluator_graphs(
     inputs = [plain.rvs_to_values[rv] for rv in free]
     dets = plain.replace_rvs_by_values([named[n] for n in layout.names[:n_det]])
     observed = [named[n] for n in layout.names[n_det : n_det + n_ll]]
-    densities = plain.logp(
-        vars=[*observed, *(free if log_prior else [])], jacobian=False, sum=False
-    )
+    terms = [*observed, *(free if log_prior else [])]
+    densities = plain.logp(vars=terms, jacobian=False, sum=False) if terms else []
     ll = densities[: len(observed)]
     lp = [t.sum() for t in densities[len(observed) :]]
     return inputs, [*dets, *ll, *lp]
@@ -259,7 +271,7 @@ def evaluator_function(
     model: pm.Model,
     *,
     deterministics: bool = True,
-    log_likelihood: bool = True,
+    log_likelihood: Observed = True,
     log_prior: bool = False,
     cache: bool = True,
 ):
@@ -273,7 +285,7 @@ def draws_evaluator(
     model: pm.Model,
     *,
     deterministics: bool = True,
-    log_likelihood: bool = True,
+    log_likelihood: Observed = True,
     log_prior: bool = False,
     cache: bool = True,
     function=None,
@@ -281,7 +293,8 @@ def draws_evaluator(
 ):
     """A function from draws of ``model``'s free variables (name -> array with the draws
     first, constrained scale) to ``DrawValues``, compiled once and vectorised over draws:
-    evaluate as many sets of draws (posterior, prior) as needed for one compile. ``cache``:
+    evaluate as many sets of draws (posterior, prior) as needed for one compile.
+    ``log_likelihood``: of every observed variable, of none, or of those named. ``cache``:
     as ``compile_batched``'s; ``function``: ``evaluator_function``'s result for the same
     model and options, compiled elsewhere; ``pending``: returns that function, called at the
     first evaluation. With either, no graph is built here (building them took as long as the

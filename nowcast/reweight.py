@@ -55,11 +55,13 @@ from nowcast.reweight_draws import (
     check_same_draws,
     effective_sample_size,
     free_shapes,
+    likelihoods_to_evaluate,
     normalised,
     ordered_resample,
     posterior_draws,
     psis,
     systematic_resample,
+    unchanged_likelihoods,
     weighted_quantile,
 )
 from nowcast.reweight_news import (
@@ -229,8 +231,11 @@ def fast_update(
     paths = extended_paths(prev, max(needed, len(new_months) + horizon), horizon, seed, saved_paths)
     # the new data make this graph new: kept on disk it would never be read again. Its
     # graphs are built (and the draws carried) while the sidecar compiles it
+    data_old, ll_old = old_log_likelihood(prev, saved_log_likelihood)
+    evaluated = likelihoods_to_evaluate(data_old, data_new, spec)
     evaluate = draws_evaluator(
         model,
+        log_likelihood=evaluated,
         log_prior=True,
         cache=False,
         pending=evaluator.result if evaluator is not None else None,
@@ -238,9 +243,14 @@ def fast_update(
     rng = np.random.default_rng(seed + 7)
     carried = carry_forward(prev, model, new_months, paths.share_innovations, rng)
     at_draws = evaluate(carried)
-    dets, ll_new = at_draws.deterministics, at_draws.log_likelihood
+    dets = at_draws.deterministics
     check_same_draws(prev, dets, data_new.months)
-    data_old, ll_old = old_log_likelihood(prev, saved_log_likelihood)
+    observed = [v.name for v in model.observed_RVs]
+    same, moved = unchanged_likelihoods(prev, dets, ll_old, evaluated, observed)
+    if moved:  # a revised driver moved these kinds' predictions: evaluated here
+        more = draws_evaluator(model, deterministics=False, log_likelihood=moved, cache=False)
+        same.update(more(carried).log_likelihood)
+    ll_new = {name: at_draws.log_likelihood.get(name, same.get(name)) for name in observed}
     players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
     log_ratio = (
         np.sum([p.log_lik for p in players], axis=0)
@@ -488,6 +498,7 @@ __all__ = [
     "forward_month_draws",
     "free_shapes",
     "headline_targets",
+    "likelihoods_to_evaluate",
     "normalised",
     "old_log_likelihood",
     "ordered_resample",
@@ -500,5 +511,6 @@ __all__ = [
     "shapley",
     "summary",
     "systematic_resample",
+    "unchanged_likelihoods",
     "weighted_quantile",
 ]

@@ -14,6 +14,9 @@ import xarray as xr
 
 from nowcast.constants import MONTH
 from nowcast.fit_draws import flat_draws
+from nowcast.model.data import Block, ModelData
+from nowcast.model.evidence import REGISTRY
+from nowcast.model.spec import ModelSpec
 
 # log importance ratios varying less than this are equal (floating-point rounding)
 FLAT_LOG_RATIO = 1e-9
@@ -155,6 +158,107 @@ def check_same_draws(
     gap = float(np.max(np.abs(new - old))) if old.size else 0.0
     if not gap <= 1e-6:
         raise RefitNeeded(f"carried draws move the share's past path by up to {gap:.2g} (logit)")
+
+
+# --------------------------------------------------------------------------- likelihoods
+
+
+# a prediction at the carried draws within this (relative to its largest value) of the
+# previous run's is the same: the two come from graphs compiled for other shapes, which may
+# round in another order
+SAME_PREDICTION = 1e-9
+
+
+def _same_block(old: Block, new: Block, n_old_months: int) -> bool:
+    """The same figures with the same values, periods and areas, none on a new month."""
+    if old.mask is not None or new.mask is not None or old.n != new.n:
+        return False
+    weights = new.weights
+    return (
+        np.array_equal(old.values, new.values)
+        and weights.shape[1] >= n_old_months
+        and np.array_equal(old.weights, weights[:, :n_old_months])
+        and not weights[:, n_old_months:].any()
+        and np.array_equal(old.units, new.units)
+        and _same_labels(old.labels, new.labels)
+    )
+
+
+def _same_labels(old: pd.DataFrame, new: pd.DataFrame) -> bool:
+    """The same labels, whatever the unit of their dates (a panel read back from a run's
+    file holds nanoseconds, a new one microseconds)."""
+    old, new = old.reset_index(drop=True), new.reset_index(drop=True)
+    if list(old.columns) != list(new.columns) or len(old) != len(new):
+        return False
+    for column in old.columns:
+        a, b = old[column], new[column]
+        if pd.api.types.is_datetime64_any_dtype(a) or pd.api.types.is_datetime64_any_dtype(b):
+            a, b = (
+                pd.to_datetime(a).astype("datetime64[ns]"),
+                pd.to_datetime(b).astype("datetime64[ns]"),
+            )
+        missing = a.isna().to_numpy()
+        if not np.array_equal(missing, b.isna().to_numpy()):
+            return False
+        if not (a[~missing].to_numpy(dtype=object) == b[~missing].to_numpy(dtype=object)).all():
+            return False
+    return True
+
+
+def likelihoods_to_evaluate(old: ModelData, new: ModelData, spec: ModelSpec) -> list[str]:
+    """The observed variables whose log likelihood an update evaluates at the carried draws:
+    those of every kind of evidence with a figure new, revised, gone or on a new month. The
+    others' at a carried draw are the previous run's at the same draw
+    (``unchanged_likelihoods`` checks it), and evaluating them was most of the update's
+    compile and a third of its evaluation (measured on December's update)."""
+    out = []
+    for kind in REGISTRY.values():
+        if not spec.uses(kind.switch):
+            continue
+        a, b = old.blocks.get(kind.name), new.blocks.get(kind.name)
+        if b is None or not b.n:
+            continue
+        if a is None or not _same_block(a, b, len(old.months)):
+            out.append(kind.observed_name)
+    return out
+
+
+def unchanged_likelihoods(
+    prev: xr.DataTree,
+    deterministics: dict[str, np.ndarray],
+    ll_old: dict[str, np.ndarray],
+    evaluated: Sequence[str],
+    observed: Sequence[str],
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The log likelihoods of the ``observed`` variables not ``evaluated`` at the carried
+    draws: the previous run's (``ll_old``, at the same draws in the same order) where the
+    kind's prediction at the carried draws (``deterministics``) is the previous run's. A
+    kind's likelihood is a function of its figures (the same: ``likelihoods_to_evaluate``),
+    its prediction and its own parameters, which a carried draw keeps
+    (``nowcast.model.evidence_kind.Observation``). Returns them, and the observed variables
+    whose prediction moved (a revised driver): those must be evaluated."""
+    by_observed = {k.observed_name: k for k in REGISTRY.values()}
+    names = [o for o in observed if o not in set(evaluated)]
+    wanted = [by_observed[o].predicted_name for o in names]
+    before = posterior_draws(prev, [p for p in wanted if p in prev["posterior"]])
+    same, moved = {}, []
+    for obs, predicted in zip(names, wanted, strict=True):
+        old, new = before.get(predicted), deterministics.get(predicted)
+        if (
+            old is None
+            or new is None
+            or old.shape != new.shape
+            or ll_old.get(obs, np.empty(0)).shape != new.shape
+        ):
+            moved.append(obs)
+            continue
+        scale = float(np.max(np.abs(old), initial=0.0))
+        gap = float(np.max(np.abs(new - old), initial=0.0))
+        if gap <= SAME_PREDICTION * scale:
+            same[obs] = ll_old[obs]
+        else:
+            moved.append(obs)
+    return same, moved
 
 
 # --------------------------------------------------------------------------- weights

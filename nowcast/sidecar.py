@@ -283,17 +283,18 @@ def prior_job(panel: xr.Dataset, spec: Any, draws: int, seed: int) -> xr.DataTre
     return prior_draws_of(build_model(spec, prepare(panel, spec)), draws, seed)
 
 
-def evaluator_job(panel: xr.Dataset, spec: Any) -> Any:
-    """``nowcast.fit_draws.evaluator_function(model, log_prior=True, cache=False)`` for the
-    model of ``spec`` on ``panel``, ready to be sent (what an update's fast path evaluates
-    its carried draws with: compiling it took 2.5 s of the path)."""
+def evaluator_job(panel: xr.Dataset, spec: Any, observed: Any = True) -> Any:
+    """``nowcast.fit_draws.evaluator_function(model, log_likelihood=observed,
+    log_prior=True, cache=False)`` for the model of ``spec`` on ``panel``, ready to be sent
+    (what an update's fast path evaluates its carried draws with: compiling it took 2.5 s of
+    the path)."""
     from nowcast import fncache
     from nowcast.fit_draws import evaluator_function
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
 
     model = build_model(spec, prepare(panel, spec))
-    function = evaluator_function(model, log_prior=True, cache=False)
+    function = evaluator_function(model, log_likelihood=observed, log_prior=True, cache=False)
     fncache.drop_node_caches(function)
     return function
 

@@ -265,6 +265,7 @@ def _update_nowcast(
         backward_news,
         fast_update,
         headline_targets,
+        likelihoods_to_evaluate,
         previous_log_likelihood,
         retracted_draws,
     )
@@ -276,11 +277,13 @@ def _update_nowcast(
     panel = load_panel(root, None, start=run_first_month(prev_path), spec=spec)
     # the new model's evaluator is compiled in the sidecar while this process reads the
     # previous run and carries its draws forward
-    evaluator = (
-        sidecar.submit(evaluator_job, panel, spec)
-        if sidecar is not None and sidecar.running and not refit
-        else None
-    )
+    evaluator = None
+    if sidecar is not None and sidecar.running and not refit:
+        # only the likelihoods of the kinds of evidence the releases changed (as the fast
+        # path will ask of it)
+        old_panel = load_run_groups(prev_path, ("panel",))["panel"].to_dataset()
+        observed = likelihoods_to_evaluate(prepare(old_panel, spec), prepare(panel, spec), spec)
+        evaluator = sidecar.submit(evaluator_job, panel, spec, observed)
     # the mining share by (region, month) is two thirds of the posterior's bytes: an update
     # evaluates it again for the new window from the carried parameters, never reads it
     prev = load_run_groups(

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import replay
+import xarray as xr
 
 from nowcast import pipeline
 from nowcast.model.spec import Sampler
@@ -348,3 +349,117 @@ def test_an_update_with_the_sidecar_equals_one_without(replayed, tmp_path, refit
         np.testing.assert_array_equal(
             a["posterior"][name].values, b["posterior"][name].values, err_msg=name
         )
+
+
+def _brent_revision(folder: Path) -> Incoming:
+    """August 2025's Brent, revised up by 5%: a SIMULATED revision (the bundled figure
+    times 1.05), so that a driver of months the previous run saw moves."""
+    path = replay.write_slice(
+        "brent_monthly_eia.csv",
+        folder,
+        "2025-08-01",
+        "2025-08-31",
+        as_name="brent_revision_2025-08_SIMULATED.csv",
+    )
+    table = pd.read_csv(path)
+    table["Price"] = table["Price"] * 1.05
+    table.to_csv(path, index=False)
+    return Incoming(path, replay.source_of("brent_monthly_eia.csv"))
+
+
+@pytest.mark.parametrize("release", ["new month", "revised driver"])
+def test_likelihoods_the_releases_left_as_they_were_are_not_evaluated_again(
+    replayed, tmp_path, release
+):
+    """The fast path evaluates at the carried draws only the likelihoods of the kinds of
+    evidence whose figures a release changed, and takes the others from the previous run,
+    unless a revised driver moved their predictions (then they are evaluated too). The
+    update is the one that evaluates every likelihood: the same weights, posterior and
+    revision to rounding."""
+    from nowcast import reweight
+    from nowcast.fit import load_run
+    from nowcast.pipeline import LOG_LIKELIHOOD_FILE
+
+    store, _ = replayed
+    seen: dict[str, list] = {}
+    outcomes = {}
+    for name in ("every likelihood", "changed only"):
+        copy = _copy_store(store, tmp_path / name.replace(" ", "_"))
+        folder = tmp_path / f"releases_{name[0]}"
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("NOWCAST_TODAY", TODAY)
+            choose, reuse = reweight.likelihoods_to_evaluate, reweight.unchanged_likelihoods
+
+            def chosen(old, new, spec, _choose=choose, _name=name):
+                names = _choose(old, new, spec)
+                seen.setdefault(_name, []).append(("evaluated", names))
+                if _name == "every likelihood":
+                    return [f"obs_{k}" for k in new.blocks if new.blocks[k].n]
+                return names
+
+            def reused(*args, _reuse=reuse, _name=name):
+                same, moved = _reuse(*args)
+                seen.setdefault(_name, []).append(("reused", sorted(same), moved))
+                return same, moved
+
+            mp.setattr(reweight, "likelihoods_to_evaluate", chosen)
+            mp.setattr(reweight, "unchanged_likelihoods", reused)
+            files = (
+                _drivers("2025-09", folder) if release == "new month" else [_brent_revision(folder)]
+            )
+            outcomes[name] = update(files, store_dir=copy)
+    full, lean = outcomes["every likelihood"], outcomes["changed only"]
+    assert full.path == lean.path == "fast"
+    (_, evaluated), (_, reused_names, moved) = seen["changed only"]
+    if release == "new month":  # a new figure of the ruble's monthly change; nothing moved
+        assert evaluated == ["obs_usd_rub_dlog"] and moved == []
+    else:  # no figure changed; Brent moved the ruble equation's predictions
+        assert evaluated == [] and moved == ["obs_usd_rub_dlog"]
+    assert seen["every likelihood"][1][1] == []  # nothing left to reuse
+    assert lean.pareto_k == pytest.approx(full.pareto_k, abs=1e-9)
+    assert lean.ess == pytest.approx(full.ess, rel=1e-9)
+    a, b = load_run(full.run_path), load_run(lean.run_path)
+    for var in a["posterior"].data_vars:
+        np.testing.assert_allclose(
+            b["posterior"][var].values, a["posterior"][var].values, rtol=1e-9, err_msg=var
+        )
+    ll_a = xr.open_dataset(full.run_path / LOG_LIKELIHOOD_FILE)
+    ll_b = xr.open_dataset(lean.run_path / LOG_LIKELIHOOD_FILE)
+    assert set(ll_a.data_vars) == set(ll_b.data_vars)
+    # every other kind of evidence (six here) was taken from the previous run
+    assert sorted([*reused_names, *evaluated, *moved]) == sorted(map(str, ll_a.data_vars))
+    assert len(reused_names) >= 5
+    for var in ll_a.data_vars:
+        np.testing.assert_allclose(ll_b[var].values, ll_a[var].values, rtol=1e-9, atol=1e-9)
+    numbers = ["d_median_usd", "d_width80_usd"]
+    pd.testing.assert_frame_equal(
+        lean.revision.drop(columns=numbers), full.revision.drop(columns=numbers)
+    )
+    np.testing.assert_allclose(
+        lean.revision[numbers].to_numpy(), full.revision[numbers].to_numpy(), rtol=1e-6, atol=1.0
+    )
+
+
+def test_a_kind_of_evidence_is_unchanged_only_with_the_same_figures_on_the_same_months():
+    """What decides whose likelihood an update takes from the previous run: the same values,
+    periods, areas and labels (dates in any unit), and no weight on a month the update
+    adds."""
+    from nowcast.model.data import Block
+    from nowcast.reweight_draws import _same_block
+
+    months = pd.date_range("2025-01-01", periods=3, freq="MS")
+    labels = pd.DataFrame({"series": ["a", "b"], "period_start": months[:2]})
+    old = Block(np.array([1.0, 2.0]), np.eye(3)[:2], labels)
+    grown = Block(old.values, np.hstack([old.weights, np.zeros((2, 1))]), labels.copy())
+    assert _same_block(old, grown, 3)
+    in_us = labels.assign(period_start=labels["period_start"].astype("datetime64[us]"))
+    assert _same_block(old, Block(grown.values, grown.weights, in_us), 3)
+    revised = Block(np.array([1.0, 2.5]), grown.weights, labels)
+    assert not _same_block(old, revised, 3)
+    on_new_month = grown.weights.copy()
+    on_new_month[1, 3] = 0.5
+    assert not _same_block(old, Block(old.values, on_new_month, labels), 3)
+    relabelled = labels.assign(series=["a", "c"])
+    assert not _same_block(old, Block(grown.values, grown.weights, relabelled), 3)
+    more = Block(np.array([1.0, 2.0, 3.0]), np.eye(4)[:3], labels.reindex(range(3)))
+    assert not _same_block(old, more, 3)
