@@ -99,3 +99,33 @@ def test_a_new_kind_of_evidence_reaches_fit_identification_and_report(toy_fit):
     assert set(toy.quantity) == {"waste heat sold by miners (toy)"}
     assert (toy.lower <= toy.posterior_median).all() and (toy.posterior_median <= toy.upper).all()
     assert (toy.predictive_lower <= toy.lower).all() and (toy.predictive_upper >= toy.upper).all()
+
+
+def test_each_kinds_error_model_reads_only_its_own_parameters_and_its_figures():
+    """An update takes a kind's log likelihood from the previous run when its figures and its
+    prediction are unchanged (``nowcast.reweight_draws.unchanged_likelihoods``): that holds
+    only if the error model reads nothing else, no latent path a new month extends. Each
+    registered kind's ``sigma`` and ``nu`` are called with a mapping that holds the kind's own
+    parameters only."""
+    import pandas as pd
+
+    from nowcast.model.data import Block
+    from nowcast.model.evidence import REGISTRY
+
+    class OwnOnly(dict):
+        def __init__(self, names: tuple[str, ...]) -> None:
+            super().__init__({n: 0.5 for n in names})
+            self.names = names
+
+        def __getitem__(self, name: str) -> float:
+            if name not in self.names:
+                raise AssertionError(f"reads {name}, not among its parameters {self.names}")
+            return super().__getitem__(name)
+
+    block = Block(np.full(3, 2.0), np.ones((3, 4)) / 4, pd.DataFrame(), np.ones((3, 2)))
+    for kind in REGISTRY.values():
+        params = OwnOnly(kind.priors)
+        sigma = np.asarray(kind.observation.sigma(params, block, np), dtype=float)
+        assert np.all(np.isfinite(sigma)) and np.all(sigma > 0), kind.name
+        if kind.observation.nu is not None:
+            assert np.isfinite(float(kind.observation.nu(params))), kind.name
