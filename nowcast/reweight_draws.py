@@ -12,7 +12,7 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 
-from nowcast.constants import MONTH
+from nowcast.constants import CHAIN, DRAW, MONTH
 from nowcast.fit_draws import flat_draws
 from nowcast.model.data import Block, ModelData
 from nowcast.model.evidence import REGISTRY
@@ -88,14 +88,15 @@ def carry_forward(
     effects that grow (a new year's) are drawn from their prior. Raises ``RefitNeeded`` when
     the model's structure changed. ``group="prior"`` carries the run's prior draws instead
     (``share_innovations`` then fresh draws): prior draws of the larger model."""
-    old = posterior_draws(prev, group=group)
-    n = next(iter(old.values())).shape[0]
+    previous_free = _free_names(prev)
+    # the free variables only: flattening every derived quantity too took most of the time
+    old = posterior_draws(prev, [v for v in previous_free if v in prev[group]], group=group)
+    n = prev[group].sizes[CHAIN] * prev[group].sizes[DRAW]
     k = len(new_months)
     if share_innovations.shape[0] != n or share_innovations.shape[1] < k:
         raise ValueError("share_innovations must have one row per draw and a column per new month")
     values: dict[str, np.ndarray] = {}
     names = {rv.name for rv in model.free_RVs}
-    previous_free = _free_names(prev)
     gone = [v for v in previous_free if v not in names]
     if gone:
         raise RefitNeeded(f"the model no longer has {gone}: its structure changed")
