@@ -7,7 +7,9 @@ data add (the share's AR(1) with the innovations its forecast used, a new year's
 its prior), so the carried draws come from the prior of the extended model given the old data.
 The new model (built by the same code on the new panel) then gives every derived quantity and
 the log likelihood of every observation at those draws, and the old model the same at the old
-draws. Their difference, summed, is each draw's log importance weight: it adds the new
+draws (a kind of evidence whose figures and prediction the releases left as they were keeps
+the previous run's: ``reweight_draws.unchanged_likelihoods``). Their difference, summed, is
+each draw's log importance weight: it adds the new
 figures, swaps revised figures for their new values and takes out figures that left the
 model. The weights are Pareto-smoothed (arviz's PSIS); with k at most ``PARETO_K_MAX`` the
 reweighted draws are the new posterior, saved as a systematic resample so every downstream
