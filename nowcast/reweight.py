@@ -231,8 +231,8 @@ def fast_update(
         _months_after(old_months[-1], t.months[-1]) for t in headline_targets(data_new.months[-1])
     )
     paths = extended_paths(prev, max(needed, len(new_months) + horizon), horizon, seed, saved_paths)
-    # the new data make this graph new: kept on disk it would never be read again. Its
-    # graphs are built (and the draws carried) while the sidecar compiles it
+    # the new data make this graph new: kept on disk it would never be read again. The
+    # draws are carried while the sidecar compiles it
     data_old, ll_old = old_log_likelihood(prev, saved_log_likelihood)
     evaluated = likelihoods_to_evaluate(data_old, data_new, spec)
     evaluate = draws_evaluator(

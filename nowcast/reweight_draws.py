@@ -239,7 +239,8 @@ def unchanged_likelihoods(
     (``nowcast.model.evidence_kind.Observation``). Returns them, and the observed variables
     whose prediction moved (a revised driver): those must be evaluated."""
     by_observed = {k.observed_name: k for k in REGISTRY.values()}
-    names = [o for o in observed if o not in set(evaluated)]
+    done = set(evaluated)
+    names = [o for o in observed if o not in done]
     wanted = [by_observed[o].predicted_name for o in names]
     before = posterior_draws(prev, [p for p in wanted if p in prev["posterior"]])
     same, moved = {}, []

@@ -277,18 +277,20 @@ def _update_nowcast(
     panel = load_panel(root, None, start=run_first_month(prev_path), spec=spec)
     # the new model's evaluator is compiled in the sidecar while this process reads the
     # previous run and carries its draws forward
+    old_panel = load_run_groups(prev_path, ("panel",))["panel"]
     evaluator = None
     if sidecar is not None and sidecar.running and not refit:
         # only the likelihoods of the kinds of evidence the releases changed (as the fast
         # path will ask of it)
-        old_panel = load_run_groups(prev_path, ("panel",))["panel"].to_dataset()
-        observed = likelihoods_to_evaluate(prepare(old_panel, spec), prepare(panel, spec), spec)
+        old_data = prepare(old_panel.to_dataset(), spec)
+        observed = likelihoods_to_evaluate(old_data, prepare(panel, spec), spec)
         evaluator = sidecar.submit(evaluator_job, panel, spec, observed)
     # the mining share by (region, month) is two thirds of the posterior's bytes: an update
     # evaluates it again for the new window from the carried parameters, never reads it
     prev = load_run_groups(
-        prev_path, ("posterior", "sample_stats", "panel", "prior"), skip=("region_share",)
+        prev_path, ("posterior", "sample_stats", "prior"), skip=("region_share",)
     )
+    prev["panel"] = old_panel
     # what the news and the report need (matplotlib, arviz: a second) is imported here, while
     # the sidecar compiles: before, it delayed the compile's start
     from nowcast import pipeline
