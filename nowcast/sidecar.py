@@ -52,8 +52,8 @@ ENV_OFF = "NOWCAST_NO_SIDECAR"
 # each message: the pickle's length in bytes and how many buffers travel beside it, each
 # buffer's length, the pickle, then the buffers (protocol 5 out-of-band: arrays are written
 # from their own memory and read into the memory they are rebuilt over, never copied into
-# and out of one large pickle; that and a larger pipe made 150 MB travel in 0.1-0.2 s
-# instead of 0.5-0.9 s, measured)
+# and out of one large pickle; that and a larger pipe made 150 MB travel in 0.13-0.45 s
+# instead of 0.35-0.52 s, measured)
 _HEADER = struct.Struct("<QQ")
 _SIZE = struct.Struct("<Q")
 PIPE_BYTES = 2**20  # asked of the kernel for each pipe (Linux allows 1 MiB unprivileged)
@@ -286,8 +286,8 @@ def prior_job(panel: xr.Dataset, spec: Any, draws: int, seed: int) -> xr.DataTre
 def evaluator_job(panel: xr.Dataset, spec: Any, observed: Any = True) -> Any:
     """``nowcast.fit_draws.evaluator_function(model, log_likelihood=observed,
     log_prior=True, cache=False)`` for the model of ``spec`` on ``panel``, ready to be sent
-    (what an update's fast path evaluates its carried draws with: compiling it took 2.5 s of
-    the path)."""
+    (what an update's fast path evaluates its carried draws with, compiled here while that
+    process reads the previous run)."""
     from nowcast import fncache
     from nowcast.fit_draws import evaluator_function
     from nowcast.model.build import build_model
