@@ -91,21 +91,18 @@ def load_run_groups(
     opening a netCDF group costs in proportion to its variables, an update needs four of the
     run's seven groups, and reading the largest variable a caller rebuilds anyway is time
     lost."""
+    from nowcast.netcdf_read import read_groups
+
     path = Path(path)
     if path.is_dir():
         path = path / "posterior.nc"
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as root:
-            attrs = dict(root.attrs)
-        parts = {}
-        for g in groups:
-            with xr.open_dataset(path, group=g, engine="h5netcdf", drop_variables=list(skip)) as ds:
-                parts[f"/{g}"] = ds.load()
+        attrs, read = read_groups(path, groups, skip)
     except (OSError, ValueError) as exc:
         raise NowcastError(
             f"{path}: cannot read the posterior ({exc}): refit with `nowcast fit`"
         ) from None
-    tree = xr.DataTree.from_dict(parts)
+    tree = xr.DataTree.from_dict({f"/{g}": ds for g, ds in read.items()})
     tree.attrs.update(attrs)
     return tree
 

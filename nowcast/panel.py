@@ -121,11 +121,9 @@ def _monthly_value(df: pd.DataFrame, months: pd.DatetimeIndex) -> np.ndarray:
     )
     df = df[whole]
     by = df.groupby(df["period_start"].dt.to_period("M"))["value"].mean()
-    pidx = _month_index(months)
-    for i, p in enumerate(pidx):
-        if p in by.index:
-            out[i] = by[p]
-    return out
+    if by.empty:
+        return out
+    return by.reindex(_month_index(months)).to_numpy(dtype=float)
 
 
 def period_weights(starts: pd.Series, ends: pd.Series, months: pd.DatetimeIndex) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any
 import xarray as xr
 
 from nowcast.files import write_atomic
+from nowcast.netcdf_read import read_group
 
 UPDATE_FILE = "update.json"
 REVISION_FILE = "revision.csv"
@@ -99,8 +100,7 @@ def load_paths(run_path: Path) -> Any:
     if not path.exists():
         return None
     try:
-        with xr.open_dataset(path, engine="h5netcdf") as ds:
-            return ForecastPaths.from_dataset(ds.load())
+        return ForecastPaths.from_dataset(read_group(path))
     except (OSError, ValueError, KeyError):
         return None
 
@@ -112,6 +112,6 @@ def _saved_log_likelihood(run_path: Path) -> xr.Dataset | None:
     if not path.exists():
         return None
     try:
-        return xr.open_dataset(path, engine="h5netcdf").load()
-    except (OSError, ValueError):  # damaged: the previous model is evaluated instead
-        return None
+        return read_group(path)
+    except (OSError, ValueError):
+        return None  # damaged: the previous model is evaluated instead

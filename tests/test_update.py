@@ -170,6 +170,25 @@ def test_news_names_each_release_and_separates_drivers_from_evidence(replayed):
     assert any("usd_rub_cbr_daily_2025-08.csv [evidence, new]" in x for x in releases)
 
 
+def test_a_runs_files_read_directly_are_what_xarray_reads(replayed):
+    # what an update reads of the previous run (nowcast.netcdf_read), on real runs of both paths
+    import h5py
+
+    from nowcast.netcdf_read import read_group
+
+    _, results = replayed
+    for name in ("August", "Irkutsk 2024"):
+        folder = results[name].run_path
+        for file in ("posterior.nc", "log_likelihood.nc", "forecast_paths.nc"):
+            with h5py.File(folder / file, "r") as fh:
+                groups = [None, *(k for k, v in fh.items() if isinstance(v, h5py.Group))]
+            for group in groups:
+                with xr.open_dataset(folder / file, group=group, engine="h5netcdf") as ref:
+                    mine, expected = read_group(folder / file, group), ref.load()
+                assert mine.identical(expected), (name, file, group)
+                assert all(mine[v].dtype == expected[v].dtype for v in expected.variables)
+
+
 def test_the_report_carries_the_update(replayed):
     _, results = replayed
     html = (results["August"].run_path / "report.html").read_text(encoding="utf-8")
