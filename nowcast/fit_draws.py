@@ -177,17 +177,22 @@ def draws_dataset(
     """Named quantities of ``model`` (name -> array with the draws first, chain-major) as a
     posterior Dataset on (chain, draw, the model's dims), with the model's coordinates."""
     chains, draws = np.asarray(chains), np.asarray(draws)
-    out = xr.Dataset(coords={CHAIN: chains, DRAW: draws})
+    # built at once: adding the variables one by one merged and aligned the Dataset each
+    # time (0.15 s for a posterior's hundred variables)
+    coords: dict[str, object] = {CHAIN: chains, DRAW: draws}
+    variables = {}
     for name, arr in arrays.items():
         core = arr.shape[1:]
         dims = list(model.named_vars_to_dims.get(name, ()))
         if len(dims) != len(core):
             dims = [f"{name}_dim_{i}" for i in range(len(core))]
-        coords = {d: (d, list(model.coords[d])) for d in dims if model.coords.get(d) is not None}
-        out[name] = xr.DataArray(
-            arr.reshape(len(chains), len(draws), *core), dims=[CHAIN, DRAW, *dims], coords=coords
+        for d in dims:
+            if d not in coords and model.coords.get(d) is not None:
+                coords[d] = list(model.coords[d])
+        variables[name] = xr.Variable(
+            [CHAIN, DRAW, *dims], arr.reshape(len(chains), len(draws), *core)
         )
-    return out
+    return xr.Dataset(variables, coords=coords)
 
 
 @dataclass(frozen=True)

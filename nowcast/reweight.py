@@ -243,7 +243,8 @@ def fast_update(
         pending=evaluator.result if evaluator is not None else None,
     )
     rng = np.random.default_rng(seed + 7)
-    carried = carry_forward(prev, model, new_months, paths.share_innovations, rng)
+    shapes = free_shapes(model)  # once for the posterior's draws and the prior's
+    carried = carry_forward(prev, model, new_months, paths.share_innovations, rng, shapes=shapes)
     at_draws = evaluate(carried)
     dets = at_draws.deterministics
     check_same_draws(prev, dets, data_new.months)
@@ -276,6 +277,7 @@ def fast_update(
         rng.standard_normal((_draws_in(prev, "prior"), len(new_months))),
         rng,
         group="prior",
+        shapes=shapes,
     )
     prior_arrays = {**prior_free, **evaluate(prior_free).deterministics}
     prior_old = prev["prior"]

@@ -80,6 +80,7 @@ def carry_forward(
     share_innovations: np.ndarray,
     rng: np.random.Generator,
     group: str = "posterior",
+    shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> dict[str, np.ndarray]:
     """The previous run's draws as draws of ``model``'s free variables: variables of the same
     shape are copied; the share walk's innovations for ``new_months`` (the months after the
@@ -87,7 +88,8 @@ def carry_forward(
     carried share path is the one the previous nowcast forecast); other standard normal
     effects that grow (a new year's) are drawn from their prior. Raises ``RefitNeeded`` when
     the model's structure changed. ``group="prior"`` carries the run's prior draws instead
-    (``share_innovations`` then fresh draws): prior draws of the larger model."""
+    (``share_innovations`` then fresh draws): prior draws of the larger model. ``shapes``:
+    ``free_shapes(model)`` when the caller has it."""
     previous_free = _free_names(prev)
     # the free variables only: flattening every derived quantity too took most of the time
     old = posterior_draws(prev, [v for v in previous_free if v in prev[group]], group=group)
@@ -100,7 +102,7 @@ def carry_forward(
     gone = [v for v in previous_free if v not in names]
     if gone:
         raise RefitNeeded(f"the model no longer has {gone}: its structure changed")
-    shapes = free_shapes(model)
+    shapes = shapes if shapes is not None else free_shapes(model)
     for rv in model.free_RVs:
         shape = shapes[rv.name]
         standard = _is_standard_normal(rv)

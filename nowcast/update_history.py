@@ -48,10 +48,11 @@ def nowcast_estimates(tree: xr.DataTree, baseline: xr.Dataset | None) -> pd.Data
         qm = list(pd.period_range(q.start_time, q.end_time, freq="M").to_timestamp())
         if all(m in draws for m in qm):
             targets.append((str(q), "quarter", qm))
-    for label, freq, ms in targets:
-        total = np.sum([draws[m][0] for m in ms], axis=0)
+    # every target's draws summarised at once (one call per target took 0.25 s of an update)
+    totals = np.stack([np.sum([draws[m][0] for m in ms], axis=0) for _, _, ms in targets])
+    summary = interval_summary(xr.DataArray(totals, dims=["target", SAMPLE]), SAMPLE)
+    for (label, freq, ms), (_, s) in zip(targets, summary.iterrows(), strict=True):
         status = "forecast" if any(draws[m][1] == "forecast" for m in ms) else "fitted"
-        s = interval_summary(xr.DataArray(total, dims=[SAMPLE]), SAMPLE).iloc[0]
         rows.append(
             {
                 "target": label,
