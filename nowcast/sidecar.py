@@ -342,10 +342,11 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
 
 
 # What the first model job (an update's evaluator, a run's prior draws) imported on its way,
-# 0.4 s of its critical path when left to it (measured with -X importtime on December's
-# update): the panel's sources and their schemas, the sparse and special functions PyMC's
-# printing and PyTensor's rewrites reach, the C linker's errors, dask's test for collections.
-# Imported while the process waits for that job.
+# 0.6 s of its critical path when left to it (measured with -X importtime on December's
+# update): dask's arrays (xarray looks for them when it first wraps an array, unpickling the
+# job's panel), the panel's sources and their schemas, the sparse and special functions
+# PyMC's printing and PyTensor's rewrites reach, the C linker's errors. Imported while the
+# process waits for that job.
 FIRST_JOB_IMPORTS = (
     "nowcast.model.build",
     "nowcast.model.data",
@@ -356,7 +357,7 @@ FIRST_JOB_IMPORTS = (
     "pytensor.link.c.exceptions",
     "pytensor.link.c.cvm",
     "scipy.special",
-    "dask.base",
+    "dask.array",
     "pyarrow.pandas_compat",
 )
 
