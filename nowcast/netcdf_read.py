@@ -10,8 +10,8 @@ carrying its id (``_Netcdf4Dimid``), so the names come from one pass over the gr
 the file holds is then decoded by ``xarray.decode_cf`` exactly as ``open_dataset`` decodes it
 (times, fill values, coordinates); a test holds every group of a run's files identical to
 xarray's reading. A variable this layout does not describe (no dimension ids, or an id no
-scale of its group or its parents carries) has its dimensions resolved through its HDF5
-references, as h5netcdf does.
+scale of its own group carries) has its dimensions resolved through its HDF5 references, as
+h5netcdf does; a file that cannot be read this way at all is read by xarray.
 """
 
 from __future__ import annotations
@@ -111,21 +111,18 @@ def _group(fh: Any, name: str | None, skip: frozenset[str]) -> xr.Dataset:
 
 
 def _dimension_names(grp: Any) -> dict[int, str]:
-    """Dimension id -> name for the dimension scales of ``grp`` and the groups above it (a
-    group sees its parents' dimensions; its own come first)."""
+    """Dimension id -> name for the dimension scales of ``grp`` itself (the groups a run
+    writes each define their own dimensions; a variable whose ids are not all here is read
+    through its references)."""
     import h5py
 
     names: dict[int, str] = {}
-    node = grp
-    while True:
-        for key, item in node.items():
-            if isinstance(item, h5py.Dataset) and item.attrs.get("CLASS") == b"DIMENSION_SCALE":
-                dimid = item.attrs.get("_Netcdf4Dimid")
-                if dimid is not None:
-                    names.setdefault(int(dimid), key)
-        if node.name == "/":
-            return names
-        node = node.parent
+    for key, item in grp.items():
+        if isinstance(item, h5py.Dataset) and item.attrs.get("CLASS") == b"DIMENSION_SCALE":
+            dimid = item.attrs.get("_Netcdf4Dimid")
+            if dimid is not None:
+                names[int(dimid)] = key
+    return names
 
 
 def _dims_of(item: Any, names: dict[int, str]) -> tuple[str, ...]:
