@@ -48,7 +48,7 @@ def nowcast_estimates(tree: xr.DataTree, baseline: xr.Dataset | None) -> pd.Data
         qm = list(pd.period_range(q.start_time, q.end_time, freq="M").to_timestamp())
         if all(m in draws for m in qm):
             targets.append((str(q), "quarter", qm))
-    # every target's draws summarised at once (one call per target took 0.25 s of an update)
+    # every target's draws summarised at once (a call per target took 0.25-0.32 s of an update)
     totals = np.stack([np.sum([draws[m][0] for m in ms], axis=0) for _, _, ms in targets])
     summary = interval_summary(xr.DataArray(totals, dims=["target", SAMPLE]), SAMPLE)
     for (label, freq, ms), (_, s) in zip(targets, summary.iterrows(), strict=True):
