@@ -166,3 +166,25 @@ def test_messages_carry_arrays_of_every_layout_out_of_band(tmp_path):
         back = side.submit(np.copy, big[::2]).result()
         assert side.answered == 1
     np.testing.assert_array_equal(back, big[::2])
+
+
+def test_the_process_records_no_graph_traces_unless_the_user_asked_for_them(monkeypatch):
+    import pytensor
+
+    from nowcast.sidecar import FIRST_JOB_IMPORTS, _quiet_graph_traces
+
+    before = pytensor.config.traceback__limit
+    try:
+        pytensor.config.traceback__limit = 8
+        monkeypatch.setenv("PYTENSOR_FLAGS", "floatX=float64,traceback__limit=5")
+        _quiet_graph_traces()
+        assert pytensor.config.traceback__limit == 8  # the user's setting is left alone
+        monkeypatch.setenv("PYTENSOR_FLAGS", "floatX=float64")
+        _quiet_graph_traces()
+        assert pytensor.config.traceback__limit == 0
+    finally:
+        pytensor.config.traceback__limit = before
+    # what it imports while it waits are modules that exist here
+    import importlib.util
+
+    assert all(importlib.util.find_spec(m) is not None for m in FIRST_JOB_IMPORTS)
