@@ -40,14 +40,6 @@ _INTERNAL = frozenset(
 _DIMENSION_ONLY = b"This is a netCDF dimension but not a netCDF variable"
 
 
-def read_attrs(path: str | Path) -> dict[str, Any]:
-    """The file's own (root) attributes, as ``xr.open_dataset(path).attrs`` gives them."""
-    import h5py
-
-    with h5py.File(path, "r") as fh:
-        return _attrs(fh.attrs)
-
-
 def read_group(path: str | Path, group: str | None = None, skip: Iterable[str] = ()) -> xr.Dataset:
     """One group of a netCDF-4 file (``None``: the root) loaded into memory and decoded, as
     ``xr.open_dataset(path, group=group, engine="h5netcdf", drop_variables=skip).load()``
@@ -160,4 +152,4 @@ def _attr_value(value: Any) -> Any:
     return value
 
 
-__all__ = ["read_attrs", "read_group", "read_groups"]
+__all__ = ["read_group", "read_groups"]

@@ -273,11 +273,11 @@ def _update_nowcast(
 
     t = time.perf_counter()
     prev_path = Path(str(current["run_path"]))
-    spec = spec_of(load_run_groups(prev_path, ()))  # the attributes alone
+    head = load_run_groups(prev_path, ("panel",))  # the run's attributes and its panel
+    spec, old_panel = spec_of(head), head["panel"]
     panel = load_panel(root, None, start=run_first_month(prev_path), spec=spec)
     # the new model's evaluator is compiled in the sidecar while this process reads the
     # previous run and carries its draws forward
-    old_panel = load_run_groups(prev_path, ("panel",))["panel"]
     evaluator = None
     if sidecar is not None and sidecar.running and not refit:
         # only the likelihoods of the kinds of evidence the releases changed (as the fast
