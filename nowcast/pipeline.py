@@ -24,6 +24,7 @@ import pandas as pd
 import xarray as xr
 from pydantic import ValidationError
 
+from nowcast.collector import paused
 from nowcast.errors import NowcastError
 from nowcast.files import Pending, write_atomic, write_csv
 from nowcast.fit import Diagnostics, FitResult, load_run, save_run
@@ -366,7 +367,7 @@ def run(
             parse_day(value, what)
     # a sidecar opened here (when the caller gave none) starts now: its imports run beside the
     # ingest and panel; a caller's own is left open for it
-    with nullcontext(sidecar) if sidecar is not None else Sidecar() as side:
+    with nullcontext(sidecar) if sidecar is not None else Sidecar() as side, paused():
         spec = spec or load_spec()
         sampler = sampler or spec.sampler
         notify(Step("ingest", "ingesting ..."))

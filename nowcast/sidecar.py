@@ -41,6 +41,8 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import IO, TYPE_CHECKING, Any
 
+from nowcast.collector import paused
+
 if TYPE_CHECKING:  # only the jobs need them: opening a sidecar imports nothing heavy
     import pandas as pd
     import xarray as xr
@@ -313,32 +315,36 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
     """Answer each job read from ``source`` on ``sink`` until ``source`` ends."""
     # the first jobs' imports (the model), made before the first job comes; the charts'
     # (matplotlib, arviz: a second more) once it is answered, while the caller goes on
-    import nowcast.fit  # noqa: F401
+    with paused():
+        import nowcast.fit  # noqa: F401
 
-    _quiet_graph_traces()
-    for module in FIRST_JOB_IMPORTS:
-        try:
-            importlib.import_module(module)
-        except ImportError:  # another release of a library: its job imports what it needs
-            pass
+        _quiet_graph_traces()
+        for module in FIRST_JOB_IMPORTS:
+            try:
+                importlib.import_module(module)
+            except ImportError:  # another release of a library: its job imports what it needs
+                pass
     later = True
     while True:
         try:
             (module, name), args = _receive(source)
         except EOFError:
             return
-        try:
-            fn = getattr(importlib.import_module(module), name)
-            answer = (True, fn(*args))
-        except Exception as exc:  # noqa: BLE001 - the caller raises it as its own
-            answer = (False, exc)
-        try:
-            _send(sink, answer)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            _send(sink, (False, SidecarFailed(f"the answer could not be sent: {exc}")))
+        with paused():  # the collector walked the jobs' graphs again and again (collector.py)
+            try:
+                fn = getattr(importlib.import_module(module), name)
+                answer = (True, fn(*args))
+            except Exception as exc:  # noqa: BLE001 - the caller raises it as its own
+                answer = (False, exc)
+            try:
+                _send(sink, answer)
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                _send(sink, (False, SidecarFailed(f"the answer could not be sent: {exc}")))
+            del answer
         if later:
             later = False
-            import nowcast.report.elsewhere  # noqa: F401
+            with paused():
+                import nowcast.report.elsewhere  # noqa: F401
 
 
 # What the first model job (an update's evaluator, a run's prior draws) imported on its way,

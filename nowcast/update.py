@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import xarray as xr
 
+from nowcast.collector import paused
 from nowcast.constants import DRAW, MONTH
 from nowcast.errors import NowcastError
 from nowcast.files import Pending, write_atomic, write_csv
@@ -133,6 +134,7 @@ def explain_revision(
 Notify = Any
 
 
+@paused()  # an update builds and compiles the new model's graphs: see nowcast.collector
 def update(
     files: Sequence[str | Path | Incoming] = (),
     *,
