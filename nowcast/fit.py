@@ -218,6 +218,25 @@ def run_tree(
     return xr.DataTree.from_dict({f"/{k}": v for k, v in children.items()})
 
 
+@dataclass(frozen=True)
+class CarriedPrior:
+    """Prior draws of a model's free variables made without sampling it (an update carries
+    the previous run's forward: ``nowcast.reweight_draws.carry_forward``), each array with
+    the draws first, chain-major, and the chain and draw labels they take."""
+
+    values: dict[str, np.ndarray]
+    chains: np.ndarray
+    draws: np.ndarray
+
+    def tree(self, model: pm.Model, evaluate: Callable[[dict], DrawValues]) -> xr.DataTree:
+        """The prior group: these draws and ``model``'s derived quantities at them
+        (``evaluate``: a ``draws_evaluator`` of ``model``)."""
+        arrays = {**self.values, **evaluate(self.values).deterministics}
+        return xr.DataTree.from_dict(
+            {"/prior": draws_dataset(model, arrays, self.chains, self.draws)}
+        )
+
+
 def prior_draws_of(model: pm.Model, draws: int, seed: int) -> xr.DataTree:
     """Prior and prior predictive draws of ``model`` (compiled for speed of compiling)."""
     with quiet_pymc(), warnings.catch_warnings():
@@ -242,6 +261,7 @@ def fit(
     log_densities: bool = False,
     sidecar: Sidecar | None = None,
     on_sampled: Callable[[xr.DataTree], object] | None = None,
+    prior_from: Callable[[pm.Model], CarriedPrior | None] | None = None,
 ) -> FitResult:
     """Fit ``spec`` to ``panel``; ``sampler`` overrides the spec's sampler settings.
 
@@ -261,7 +281,10 @@ def fit(
     compiles and checks the free parameters' convergence while this one derives quantities;
     the results are the same as without it. ``on_sampled``: called with the sampler's tree
     (the free variables' draws) once the chains are drawn, when this process derives
-    quantities on one core: for a caller that gives the sidecar work of its own then."""
+    quantities on one core: for a caller that gives the sidecar work of its own then.
+    ``prior_from``: given the model, prior draws of its free variables made otherwise (an
+    update's refit carries the previous run's forward), or ``None``: the prior group then
+    holds these with their derived quantities, and no prior predictive draws are made."""
     s = sampler or spec.sampler
     stage = _Stages()
     with stage("build_s"):
@@ -274,9 +297,10 @@ def fit(
             model = build_model(spec, data)
     from nowcast import sidecar as side
 
+    carried = prior_from(model) if prior_from is not None and frame is None else None
     prior_job = (
         sidecar.submit(side.prior_job, panel, spec, prior_draws, s.seed + 1)
-        if sidecar is not None and frame is None
+        if sidecar is not None and frame is None and carried is None
         else None
     )
     tree, info = _sample(model, s, progress, stage, reuse or frame is not None, cores)
@@ -290,23 +314,27 @@ def fit(
         on_sampled(tree)
 
     values = None
+    evaluate = None
     with stage("deterministics_s"):
         posterior = tree["posterior"].to_dataset()
         if log_densities and frame is None:
             # one pass for both: the latent states are computed once (measured: 2.1 + 2.2 s
             # as two passes)
             draws = flat_draws(posterior, free)
-            values = draws_evaluator(model, log_prior=True)(draws)
+            evaluate = draws_evaluator(model, log_prior=True)
+            values = evaluate(draws)
             derived = draws_dataset(model, values.deterministics, posterior[CHAIN], posterior[DRAW])
         else:
             derived = compute_deterministics(posterior, model)
         posterior = xr.merge([posterior, derived], compat="override", join="outer")
     with stage("prior_predictive_s"):
-        prior = (
-            prior_job.result()
-            if prior_job is not None
-            else prior_draws_of(model, prior_draws, s.seed + 1)
-        )
+        if carried is not None:
+            evaluate = evaluate or draws_evaluator(model, log_likelihood=False)
+            prior = carried.tree(model, evaluate)
+        elif prior_job is not None:
+            prior = prior_job.result()
+        else:
+            prior = prior_draws_of(model, prior_draws, s.seed + 1)
     if frame is not None:
         posterior = Frame.cut(posterior, data, where)
         prior = xr.DataTree.from_dict(
@@ -464,6 +492,7 @@ def inflow_summary(tree: xr.DataTree) -> pd.DataFrame:
 
 __all__ = [
     "BATCH_DRAWS",
+    "CarriedPrior",
     "DIAGNOSTICS_FILE",
     "FORWARD_COMPILE",
     "FREE_VARIABLES",

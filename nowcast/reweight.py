@@ -43,7 +43,7 @@ import pymc as pm
 import xarray as xr
 
 from nowcast.constants import CHAIN, DRAW, MONTH
-from nowcast.fit import DrawValues, flat_draws
+from nowcast.fit import CarriedPrior, DrawValues, flat_draws
 from nowcast.forecast import ForecastPaths, push_forward, stacked_posterior
 from nowcast.model.data import ModelData
 from nowcast.model.evidence import REGISTRY
@@ -312,6 +312,29 @@ def fast_update(
     )
 
 
+def carried_prior(prev: xr.DataTree, model: pm.Model, seed: int) -> CarriedPrior | None:
+    """The previous run's prior draws carried into ``model`` (a refit's, on a window that
+    grew by new months), as the fast path carries them: prior draws of the new model, the
+    new months' innovations drawn from their prior. ``None`` when they cannot be carried (no
+    prior kept, the window moved, the model's structure changed)."""
+    if "prior" not in prev.children or MONTH not in model.coords:
+        return None
+    old_months = pd.DatetimeIndex(prev["posterior"][MONTH].values)
+    months = pd.DatetimeIndex(model.coords[MONTH])
+    if len(months) < len(old_months) or not months[: len(old_months)].equals(old_months):
+        return None
+    new_months = months[len(old_months) :]
+    rng = np.random.default_rng(seed + 13)
+    n = _draws_in(prev, "prior")
+    try:
+        values = carry_forward(
+            prev, model, new_months, rng.standard_normal((n, len(new_months))), rng, group="prior"
+        )
+    except RefitNeeded:
+        return None
+    return CarriedPrior(values, prev["prior"][CHAIN].values, prev["prior"][DRAW].values)
+
+
 def _draws_in(tree: xr.DataTree, group: str) -> int:
     return int(tree[group].sizes[CHAIN] * tree[group].sizes[DRAW])
 
@@ -493,6 +516,7 @@ __all__ = [
     "Release",
     "Target",
     "backward_news",
+    "carried_prior",
     "carry_forward",
     "check_same_draws",
     "effective_sample_size",

@@ -130,6 +130,33 @@ def test_a_release_reweighting_cannot_absorb_is_refitted(replayed):
     assert r.path == "refit" and r.reason, r.pareto_k
 
 
+def test_a_refit_carries_the_previous_runs_prior_draws_forward(replayed):
+    """As the fast path does: the prior group of a refit holds the previous run's prior draws
+    (here the window did not grow, so every free variable's draws are those), with the new
+    model's derived quantities at them, and no prior predictive draws (a run's own)."""
+    import json
+
+    from nowcast.fit import FREE_VARIABLES, load_run
+    from nowcast.update import UPDATE_FILE
+
+    _, results = replayed
+    r = results["Irkutsk 2024"]
+    info = json.loads((r.run_path / UPDATE_FILE).read_text(encoding="utf-8"))
+    new, old = load_run(r.run_path), load_run(Path(info["previous_run"]))
+    assert "prior" in new.children and "prior_predictive" not in new.children
+    for name in json.loads(old.attrs[FREE_VARIABLES]):
+        np.testing.assert_array_equal(
+            new["prior"][name].values, old["prior"][name].values, err_msg=name
+        )
+    # the Irkutsk figures are evidence, not drivers: the prior's inflow is the one before
+    np.testing.assert_allclose(
+        new["prior"]["hidden_inflow_usd"].values,
+        old["prior"]["hidden_inflow_usd"].values,
+        rtol=1e-9,
+    )
+    assert new["prior"]["hidden_inflow_usd"].std() > 0
+
+
 def test_revisions_add_up_to_their_totals(replayed):
     _, results = replayed
     for name, r in results.items():
@@ -339,9 +366,10 @@ def test_a_second_update_at_once_is_refused_clearly_and_changes_nothing(replayed
 @pytest.mark.parametrize("refit", [False, True], ids=["fast", "refit"])
 def test_an_update_with_the_sidecar_equals_one_without(replayed, tmp_path, refit):
     """What the sidecar computes changes nothing: on the fast path the new model's evaluator
-    and two charts; on the refit path the prior draws, the convergence checks, the previous
-    data's log-likelihood evaluator (for the news) and the same charts. The same path, the
-    same posterior and the same revision, bit for bit."""
+    and two charts; on the refit path the convergence checks, the previous data's
+    log-likelihood evaluator (for the news) and the same charts (the prior's draws are the
+    previous run's, carried). The same path, the same posterior and the same revision, bit
+    for bit."""
     from nowcast.fit import load_run
     from nowcast.sidecar import Sidecar
 
@@ -357,7 +385,7 @@ def test_an_update_with_the_sidecar_equals_one_without(replayed, tmp_path, refit
             else:
                 with Sidecar() as side:
                     outcomes[name] = update(files, store_dir=copy, refit=refit, sidecar=side)
-                    assert side.answered == (5 if refit else 3)
+                    assert side.answered == (4 if refit else 3)
     alone, with_side = outcomes["alone"], outcomes["with sidecar"]
     assert alone.path == with_side.path == ("refit" if refit else "fast")
     if refit:  # the news was computed, from the previous data's log likelihoods
