@@ -279,14 +279,9 @@ def fast_update(
         group="prior",
         shapes=shapes,
     )
-    prior_arrays = {**prior_free, **evaluate(prior_free).deterministics}
     prior_old = prev["prior"]
-    prior = xr.DataTree.from_dict(
-        {
-            "/prior": draws_dataset(
-                model, prior_arrays, prior_old[CHAIN].values, prior_old[DRAW].values
-            )
-        }
+    prior = CarriedPrior(prior_free, prior_old[CHAIN].values, prior_old[DRAW].values).tree(
+        model, evaluate
     )
     tree = run_tree(posterior, prev["sample_stats"].to_dataset(), panel, data_new, prior)
     tree.attrs.update(prev.attrs)

@@ -340,7 +340,7 @@ def serve(source: IO[bytes], sink: IO[bytes]) -> None:
                 _send(sink, answer)
             except (pickle.PicklingError, TypeError, AttributeError) as exc:
                 _send(sink, (False, SidecarFailed(f"the answer could not be sent: {exc}")))
-            del answer
+            del answer  # not held while this process waits for the next job
         if later:
             later = False
             with paused():
