@@ -99,6 +99,9 @@ class FitResult:
     # the log likelihoods and log prior at the posterior's draws (``fit(log_densities=True)``),
     # which identification needs: ``nowcast.identify.add_log_densities(tree, model, values)``
     values: DrawValues | None = None
+    # with ``values``: their compiled evaluator (``draws_evaluator``, derived quantities and
+    # log densities), for a caller that evaluates other draws of the same model
+    evaluate: Callable[[dict[str, np.ndarray]], DrawValues] | None = None
 
 
 class _Stages:
@@ -370,7 +373,18 @@ def fit(
     with stage("diagnostics_s"):
         known = convergence.result() if convergence is not None else None
         diag = diagnose(out, spec, free, known=known)
-    return FitResult(out, diag, model, data, timings, {**stage.wall}, {**stage.cpu}, info, values)
+    return FitResult(
+        out,
+        diag,
+        model,
+        data,
+        timings,
+        {**stage.wall},
+        {**stage.cpu},
+        info,
+        values,
+        evaluate if values is not None else None,  # with log densities only
+    )
 
 
 def diagnose(

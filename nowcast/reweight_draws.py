@@ -240,29 +240,46 @@ def unchanged_likelihoods(
     its prediction and its own parameters, which a carried draw keeps
     (``nowcast.model.evidence_kind.Observation``). Returns them, and the observed variables
     whose prediction moved (a revised driver): those must be evaluated."""
-    by_observed = {k.observed_name: k for k in REGISTRY.values()}
     done = set(evaluated)
     names = [o for o in observed if o not in done]
-    wanted = [by_observed[o].predicted_name for o in names]
-    before = posterior_draws(prev, [p for p in wanted if p in prev["posterior"]])
-    same, moved = {}, []
-    for obs, predicted in zip(names, wanted, strict=True):
+    kept, _ = kept_predictions(prev, deterministics, names)
+    same = {
+        o: ll_old[o]
+        for o in kept
+        if ll_old.get(o, np.empty(0)).shape == deterministics[_predicted(o)].shape
+    }
+    return same, [o for o in names if o not in same]
+
+
+def _predicted(observed: str) -> str:
+    return next(k.predicted_name for k in REGISTRY.values() if k.observed_name == observed)
+
+
+def kept_predictions(
+    prev: xr.DataTree,
+    deterministics: dict[str, np.ndarray],
+    observed: Sequence[str],
+    draws: np.ndarray | None = None,
+) -> tuple[list[str], list[str]]:
+    """Of the ``observed`` variables, those whose prediction at draws of the previous run
+    carried forward (``deterministics``, one row per draw of ``prev``'s posterior in its
+    order, or per draw in ``draws``: positions in that order) is the previous run's at the
+    same draws, and those whose prediction moved (or that the previous run did not
+    predict)."""
+    wanted = {o: _predicted(o) for o in observed}
+    before = posterior_draws(prev, [p for p in wanted.values() if p in prev["posterior"]])
+    if draws is not None:
+        before = {name: arr[draws] for name, arr in before.items()}
+    kept, moved = [], []
+    for obs, predicted in wanted.items():
         old, new = before.get(predicted), deterministics.get(predicted)
-        if (
-            old is None
-            or new is None
-            or old.shape != new.shape
-            or ll_old.get(obs, np.empty(0)).shape != new.shape
-        ):
+        if old is None or new is None or old.shape != new.shape:
             moved.append(obs)
             continue
         scale = float(np.max(np.abs(old), initial=0.0))
         gap = float(np.max(np.abs(new - old), initial=0.0))
-        if gap <= SAME_PREDICTION * scale:
-            same[obs] = ll_old[obs]
-        else:
-            moved.append(obs)
-    return same, moved
+        (kept if gap <= SAME_PREDICTION * scale else moved).append(obs)
+    return kept, moved
 
 
 # --------------------------------------------------------------------------- weights

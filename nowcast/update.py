@@ -270,6 +270,7 @@ def _update_nowcast(
         headline_targets,
         likelihoods_to_evaluate,
         previous_log_likelihood,
+        previous_to_evaluate,
         retracted_draws,
     )
     from nowcast.sidecar import evaluator_job
@@ -372,7 +373,12 @@ def _update_nowcast(
             retracted = retracted_draws(sampled, prev, spec)
             if retracted is not None:
                 data_old = prepare(prev["panel"].to_dataset(), spec)
-                beside.append(sidecar.submit(previous_log_likelihood, data_old, spec, retracted))
+                # only the kinds of evidence the releases changed (backward_news)
+                observed = previous_to_evaluate(data_old, prepare(panel, spec), spec)
+                if observed:
+                    beside.append(
+                        sidecar.submit(previous_log_likelihood, data_old, spec, retracted, observed)
+                    )
 
         fitted: FitResult = fit(
             panel,
@@ -403,6 +409,7 @@ def _update_nowcast(
                 saved_paths=load_paths(prev_path),
                 model=fitted.model,
                 at_draws=fitted.values,
+                evaluate=fitted.evaluate,
                 old_log_likelihood=beside[0] if beside else None,
             )
             news, model, values = back.news, back.model, back.values

@@ -487,6 +487,74 @@ def test_likelihoods_the_releases_left_as_they_were_are_not_evaluated_again(
     )
 
 
+@pytest.mark.parametrize("release", ["new month", "revised driver"])
+def test_a_refit_evaluates_the_previous_likelihoods_the_releases_changed_only(
+    replayed, tmp_path, release
+):
+    """After a refit, the news evaluates the previous model at the refit's draws only for the
+    kinds of evidence whose figures a release changed; every other kind's previous log
+    likelihood is the refit's own, unless the new model no longer predicts its figures as the
+    previous one did (a revised driver): then it is evaluated too. The news is the one that
+    evaluates every previous likelihood: the same players with the same log likelihoods."""
+    from nowcast import reweight
+
+    store, _ = replayed
+    copy = _copy_store(store, tmp_path / "store")
+    seen: dict[str, object] = {}
+    original = reweight.backward_news
+    observed_variables, must = reweight.observed_variables, reweight.previous_to_evaluate
+
+    def both(prev, tree, panel, *args, **kwargs):
+        lean = original(prev, tree, panel, *args, **kwargs)
+        with pytest.MonkeyPatch.context() as every:
+            # every kind of the previous model evaluated at the refit's draws, none reused
+            every.setattr(
+                reweight,
+                "previous_to_evaluate",
+                lambda old, new, spec: observed_variables(old, spec),
+            )
+            seen["full"] = original(
+                prev, tree, panel, *args, **{**kwargs, "old_log_likelihood": None}
+            )
+        seen["lean"] = lean
+        return lean
+
+    reproduced = reweight._reproduced
+
+    def checked(*args, **kwargs):
+        same, moved = reproduced(*args, **kwargs)
+        seen.setdefault("checked", (same, moved))
+        return same, moved
+
+    def chosen(old, new, spec):
+        names = must(old, new, spec)
+        seen.setdefault("evaluated", names)
+        return names
+
+    folder = tmp_path / "releases"
+    files = _drivers("2025-09", folder) if release == "new month" else [_brent_revision(folder)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NOWCAST_TODAY", TODAY)
+        mp.setattr(reweight, "backward_news", both)
+        mp.setattr(reweight, "_reproduced", checked)
+        mp.setattr(reweight, "previous_to_evaluate", chosen)
+        result = update(files, store_dir=copy, refit=True)
+    assert result.path == "refit"
+    same, moved = seen["checked"]
+    if release == "new month":  # a new figure of the ruble's monthly change; nothing moved
+        assert seen["evaluated"] == ["obs_usd_rub_dlog"] and moved == []
+    else:  # no figure changed; Brent moved the ruble equation's predictions
+        assert seen["evaluated"] == [] and moved == ["obs_usd_rub_dlog"]
+    assert len(same) >= 5  # the other kinds of evidence: the refit's own log likelihoods
+    lean, full = seen["lean"].news, seen["full"].news
+    assert [(p.label, p.role, p.kind) for p in lean.players] == [
+        (p.label, p.role, p.kind) for p in full.players
+    ]
+    for a, b in zip(lean.players, full.players, strict=True):
+        np.testing.assert_allclose(a.log_lik, b.log_lik, rtol=1e-9, atol=1e-8, err_msg=a.label)
+    assert np.abs(lean.offset).max() > 0  # the releases do move the weights
+
+
 def test_a_kind_of_evidence_is_unchanged_only_with_the_same_figures_on_the_same_months():
     """What decides whose likelihood an update takes from the previous run: the same values,
     periods, areas and labels (dates in any unit), and no weight on a month the update

@@ -228,9 +228,8 @@ def build_model(spec: ModelSpec, data: ModelData) -> pm.Model:
             "hidden_inflow_usd_bn": inflow,
         }
         q = _Quantities(latents, spec)
-        gather_area_sums(
-            q, [s for kind, block in _used(spec, data) if kind.sums for s in kind.sums(block)], pt
-        )
+        sums = [s for kind, block in used_kinds(spec, data) if kind.sums for s in kind.sums(block)]
+        gather_area_sums(q, sums, pt)
         add_likelihoods(spec, data, q)
     return model
 
@@ -306,7 +305,7 @@ class _Quantities(dict):
         return self[name]
 
 
-def _used(spec: ModelSpec, data: ModelData) -> list[tuple[EvidenceKind, Block]]:
+def used_kinds(spec: ModelSpec, data: ModelData) -> list[tuple[EvidenceKind, Block]]:
     """The kinds of evidence the spec uses that have figures in ``data``, with their blocks."""
     out = []
     for kind in REGISTRY.values():
@@ -319,7 +318,7 @@ def _used(spec: ModelSpec, data: ModelData) -> list[tuple[EvidenceKind, Block]]:
 def add_likelihoods(spec: ModelSpec, data: ModelData, q: dict[str, pt.TensorVariable]) -> None:
     """One likelihood per kind of evidence in the registry with figures in ``data``: the
     kind's prediction (kept as ``predicted_<kind>``) and its observation model."""
-    for kind, block in _used(spec, data):
+    for kind, block in used_kinds(spec, data):
         if block.mask is not None:
             _masked_likelihood(kind, block, data, q)
             continue
