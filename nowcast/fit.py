@@ -263,7 +263,6 @@ def fit(
     frame: Frame | None = None,
     log_densities: bool = False,
     sidecar: Sidecar | None = None,
-    on_sampled: Callable[[xr.DataTree], object] | None = None,
     prior_from: Callable[[pm.Model], CarriedPrior | None] | None = None,
 ) -> FitResult:
     """Fit ``spec`` to ``panel``; ``sampler`` overrides the spec's sampler settings.
@@ -282,9 +281,7 @@ def fit(
     evaluates nothing again (not with ``frame``, whose likelihoods are potentials).
     ``sidecar``: a second process (``nowcast.sidecar``) draws from the prior while this one
     compiles and checks the free parameters' convergence while this one derives quantities;
-    the results are the same as without it. ``on_sampled``: called with the sampler's tree
-    (the free variables' draws) once the chains are drawn, when this process derives
-    quantities on one core: for a caller that gives the sidecar work of its own then.
+    the results are the same as without it.
     ``prior_from``: given the model, prior draws of its free variables made otherwise (an
     update's refit carries the previous run's forward), or ``None``: the prior group then
     holds these with their derived quantities, and no prior predictive draws are made."""
@@ -313,8 +310,6 @@ def fit(
         if sidecar is not None
         else None
     )
-    if on_sampled is not None:
-        on_sampled(tree)
 
     values = None
     evaluate = None

@@ -362,17 +362,43 @@ def previous_log_likelihood(
     spec: ModelSpec,
     values: dict[str, np.ndarray],
     observed: Sequence[str] | bool = True,
+    function: Any = None,
 ) -> dict[str, np.ndarray]:
     """The elementwise log likelihood of the ``observed`` variables (default: every one)
     under the model of ``spec`` on the previous run's ``data`` (its panel prepared), at the
-    draws ``values`` of its free variables (a refit's draws, ``retracted_draws``). A graph of
-    old data is evaluated once: not kept on disk."""
+    draws ``values`` of its free variables (a refit's draws, ``retracted_draws``).
+    ``function``: its evaluator compiled elsewhere for the same ``observed``
+    (``previous_evaluator``). A graph of old data is evaluated once: not kept on disk."""
     from nowcast.fit import draws_evaluator
     from nowcast.model.build import build_model
 
     model = build_model(spec, data)
-    evaluate = draws_evaluator(model, deterministics=False, log_likelihood=observed, cache=False)
+    evaluate = draws_evaluator(
+        model, deterministics=False, log_likelihood=observed, cache=False, function=function
+    )
     return evaluate(values).log_likelihood
+
+
+def previous_evaluator(
+    old_panel: xr.Dataset, panel: xr.Dataset, spec: ModelSpec
+) -> tuple[list[str], Any]:
+    """The previous model's observed variables the news after a refit evaluates
+    (``previous_to_evaluate``) and the compiled function ``previous_log_likelihood``
+    evaluates them with (``None`` when there are none), ready to be sent: a refit compiles it
+    in the sidecar (``nowcast.sidecar``) while this process starts the fit."""
+    from nowcast import fncache
+    from nowcast.fit_draws import evaluator_function
+    from nowcast.model.build import build_model
+    from nowcast.model.data import prepare
+
+    data_old = prepare(old_panel, spec)
+    names = previous_to_evaluate(data_old, prepare(panel, spec), spec)
+    if not names:
+        return names, None
+    model = build_model(spec, data_old)
+    function = evaluator_function(model, deterministics=False, log_likelihood=names, cache=False)
+    fncache.drop_node_caches(function)
+    return names, function
 
 
 def observed_variables(data: ModelData, spec: ModelSpec) -> list[str]:
@@ -470,8 +496,8 @@ def backward_news(
     saved_paths: ForecastPaths | None = None,
     model: pm.Model | None = None,
     at_draws: DrawValues | None = None,
-    old_log_likelihood: Any = None,
     evaluate: Callable[[dict[str, np.ndarray]], DrawValues] | None = None,
+    old_evaluator: Any = None,
 ) -> Backward:
     """News after a refit: the new posterior reweighted backwards (each coalition's weights
     remove the likelihood of the releases outside it), the drivers of releases outside a
@@ -479,16 +505,16 @@ def backward_news(
     structure no longer corresponds to the previous one's. ``model`` and ``at_draws``: the
     refit's model and its log densities at the posterior's draws (``fit(log_densities=True)``),
     which are then not built and evaluated again; ``evaluate``: the refit's
-    ``draws_evaluator`` (its compiled function is then reused). ``old_log_likelihood``: a
-    ``nowcast.sidecar.Job`` computing ``previous_log_likelihood`` of the kinds
-    ``previous_to_evaluate`` names elsewhere (they are then not evaluated here).
+    ``draws_evaluator`` (its compiled function is then reused). ``old_evaluator``: a
+    ``nowcast.sidecar.Job`` compiling ``previous_evaluator`` elsewhere (then not compiled
+    here).
 
     The previous model's log likelihood at the refit's draws is evaluated only for kinds of
     evidence the releases changed: every other kind's figures are the same, and where the new
     model predicts them as the previous one did (checked at the previous run's draws carried
     forward) its log likelihood is the refit's own (measured on December's refit: the old
     data's whole evaluation took 1.7 s alone and 2.9 s beside the fit's derived quantities,
-    which it slowed)."""
+    which it slowed; its compile now runs in the sidecar beside the sampler's)."""
     from nowcast.fit import draws_evaluator
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
@@ -512,13 +538,16 @@ def backward_news(
     old_months = pd.DatetimeIndex(prev["posterior"][MONTH].values)
     new_months = data_new.months[len(old_months) :]
     must = previous_to_evaluate(data_old, data_new, spec)
-    ll_old = dict(old_log_likelihood.result()) if old_log_likelihood is not None else {}
-    rest = [o for o in observed_variables(data_old, spec) if o not in ll_old and o not in must]
+    compiled, function = old_evaluator.result() if old_evaluator is not None else ([], None)
+    ll_old: dict[str, np.ndarray] = {}
+    if must:
+        function = function if compiled == must else None
+        ll_old = previous_log_likelihood(data_old, spec, retracted, must, function)
+    rest = [o for o in observed_variables(data_old, spec) if o not in must]
     same, moved = _reproduced(prev, model_new, evaluate, new_months, rest, seed)
     ll_old.update({o: ll_new[o] for o in same})
-    todo = [o for o in must if o not in ll_old] + moved  # moved: a revised driver
-    if todo:
-        ll_old.update(previous_log_likelihood(data_old, spec, retracted, todo))
+    if moved:  # a revised driver moved their predictions
+        ll_old.update(previous_log_likelihood(data_old, spec, retracted, moved))
     players = releases(data_old, data_new, ll_old, ll_new, batch_rows, files, batch)
     if not players:
         return Backward(None, model_new, at_draws)
@@ -599,6 +628,7 @@ __all__ = [
     "ordered_resample",
     "paths_for",
     "posterior_draws",
+    "previous_evaluator",
     "previous_log_likelihood",
     "previous_to_evaluate",
     "psis",

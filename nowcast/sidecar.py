@@ -6,9 +6,9 @@ the prior and prior predictive draws (only the model: drawn while the sampler co
 free parameters' convergence diagnostics (drawn while the derived quantities are evaluated),
 the report's two slowest charts (``nowcast.report.elsewhere``: drawn while the forecasts and
 identification run), an update's evaluator of the new model (compiled while the previous
-run is read and carried forward) and, after a refit, the previous data's log likelihoods at
-its draws for the news (``nowcast.reweight.previous_log_likelihood``: evaluated while the
-fit derives its quantities). A ``Sidecar`` computes them in another process.
+run is read and carried forward) and a refit's evaluator of the previous model for the news
+(``nowcast.reweight.previous_evaluator``: compiled while the sampler's model is). A
+``Sidecar`` computes them in another process.
 
 The process is started (and its imports made) when the sidecar is opened, at the start of a
 job, so that its start-up runs beside the job's own imports, ingest and panel rather than

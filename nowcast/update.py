@@ -269,9 +269,7 @@ def _update_nowcast(
         fast_update,
         headline_targets,
         likelihoods_to_evaluate,
-        previous_log_likelihood,
-        previous_to_evaluate,
-        retracted_draws,
+        previous_evaluator,
     )
     from nowcast.sidecar import evaluator_job
 
@@ -361,25 +359,15 @@ def _update_nowcast(
             adaptation=str(prev.attrs.get("adaptation", spec.sampler.adaptation)),
             seed=seed,
         )
-        beside: list[Any] = []
-
-        def beside_the_fit(sampled: xr.DataTree) -> None:
-            # the previous data's log likelihoods at the refit's draws (for the news) are
-            # evaluated in the sidecar while this process derives the fit's quantities on
-            # one core. Its compile, sent before the fit, took CPU from the sampler's compile
-            # and chains instead (measured: no gain)
-            if sidecar is None or not sidecar.running:
-                return
-            retracted = retracted_draws(sampled, prev, spec)
-            if retracted is not None:
-                data_old = prepare(prev["panel"].to_dataset(), spec)
-                # only the kinds of evidence the releases changed (backward_news)
-                observed = previous_to_evaluate(data_old, prepare(panel, spec), spec)
-                if observed:
-                    beside.append(
-                        sidecar.submit(previous_log_likelihood, data_old, spec, retracted, observed)
-                    )
-
+        # the previous model's evaluator for the news is compiled in the sidecar while this
+        # process compiles the sampler's model (the sidecar is idle then: a refit draws no
+        # prior), and its imports for the convergence checks follow it there before the chains
+        # end (measured: evaluated after the chains, it slowed the fit's derived quantities)
+        old_evaluator = (
+            sidecar.submit(previous_evaluator, old_panel.to_dataset(), panel, spec)
+            if sidecar is not None and sidecar.running
+            else None
+        )
         fitted: FitResult = fit(
             panel,
             spec,
@@ -387,7 +375,6 @@ def _update_nowcast(
             prior_draws=_prior_draws(prev),
             log_densities=True,
             sidecar=sidecar,
-            on_sampled=beside_the_fit,
             # the previous run's prior draws carried forward, as on the fast path: drawing
             # them again beside the sampler took 3.3 s of the CPU its chains run on
             prior_from=lambda model: carried_prior(prev, model, seed),
@@ -410,7 +397,7 @@ def _update_nowcast(
                 model=fitted.model,
                 at_draws=fitted.values,
                 evaluate=fitted.evaluate,
-                old_log_likelihood=beside[0] if beside else None,
+                old_evaluator=old_evaluator,
             )
             news, model, values = back.news, back.model, back.values
         except RefitNeeded:

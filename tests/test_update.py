@@ -513,9 +513,7 @@ def test_a_refit_evaluates_the_previous_likelihoods_the_releases_changed_only(
                 "previous_to_evaluate",
                 lambda old, new, spec: observed_variables(old, spec),
             )
-            seen["full"] = original(
-                prev, tree, panel, *args, **{**kwargs, "old_log_likelihood": None}
-            )
+            seen["full"] = original(prev, tree, panel, *args, **{**kwargs, "old_evaluator": None})
         seen["lean"] = lean
         return lean
 
