@@ -443,14 +443,12 @@ def _reproduced(
     n = _draws_in(prev, "posterior")
     picked = np.unique(np.linspace(0, n - 1, min(CHECK_DRAWS, n)).astype(int))
     rng = np.random.default_rng(seed + 17)
+    innovations = rng.standard_normal((len(picked), len(new_months)))
     try:
-        carried = carry_forward(
-            prev, model, new_months, rng.standard_normal((n, len(new_months))), rng
-        )
+        carried = carry_forward(prev, model, new_months, innovations, rng, draws=picked)
     except RefitNeeded:
         return [], list(observed)
-    at = evaluate({name: arr[picked] for name, arr in carried.items()})
-    return kept_predictions(prev, at.deterministics, observed, draws=picked)
+    return kept_predictions(prev, evaluate(carried).deterministics, observed, draws=picked)
 
 
 def _retract(values: dict[str, np.ndarray], prev: xr.DataTree) -> dict[str, np.ndarray] | None:
@@ -498,6 +496,7 @@ def backward_news(
     at_draws: DrawValues | None = None,
     evaluate: Callable[[dict[str, np.ndarray]], DrawValues] | None = None,
     old_evaluator: Any = None,
+    data: ModelData | None = None,
 ) -> Backward:
     """News after a refit: the new posterior reweighted backwards (each coalition's weights
     remove the likelihood of the releases outside it), the drivers of releases outside a
@@ -507,7 +506,7 @@ def backward_news(
     which are then not built and evaluated again; ``evaluate``: the refit's
     ``draws_evaluator`` (its compiled function is then reused). ``old_evaluator``: a
     ``nowcast.sidecar.Job`` compiling ``previous_evaluator`` elsewhere (then not compiled
-    here).
+    here). ``data``: ``panel`` prepared (the refit's ``FitResult.data``).
 
     The previous model's log likelihood at the refit's draws is evaluated only for kinds of
     evidence the releases changed: every other kind's figures are the same, and where the new
@@ -521,7 +520,7 @@ def backward_news(
     from nowcast.model.spec import spec_of
 
     spec = spec_of(tree)
-    data_new = prepare(panel, spec)
+    data_new = data if data is not None else prepare(panel, spec)
     model_new = model if model is not None else build_model(spec, data_new)
     free = [rv.name for rv in model_new.free_RVs]
     values = posterior_draws(tree, free)

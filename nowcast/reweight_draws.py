@@ -81,6 +81,7 @@ def carry_forward(
     rng: np.random.Generator,
     group: str = "posterior",
     shapes: dict[str, tuple[int, ...]] | None = None,
+    draws: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """The previous run's draws as draws of ``model``'s free variables: variables of the same
     shape are copied; the share walk's innovations for ``new_months`` (the months after the
@@ -89,11 +90,14 @@ def carry_forward(
     effects that grow (a new year's) are drawn from their prior. Raises ``RefitNeeded`` when
     the model's structure changed. ``group="prior"`` carries the run's prior draws instead
     (``share_innovations`` then fresh draws): prior draws of the larger model. ``shapes``:
-    ``free_shapes(model)`` when the caller has it."""
+    ``free_shapes(model)`` when the caller has it. ``draws``: only these draws (positions in
+    the flattened, chain-major order), ``share_innovations`` then one row for each."""
     previous_free = _free_names(prev)
     # the free variables only: flattening every derived quantity too took most of the time
     old = posterior_draws(prev, [v for v in previous_free if v in prev[group]], group=group)
-    n = prev[group].sizes[CHAIN] * prev[group].sizes[DRAW]
+    if draws is not None:
+        old = {name: arr[draws] for name, arr in old.items()}
+    n = prev[group].sizes[CHAIN] * prev[group].sizes[DRAW] if draws is None else len(draws)
     k = len(new_months)
     if share_innovations.shape[0] != n or share_innovations.shape[1] < k:
         raise ValueError("share_innovations must have one row per draw and a column per new month")
@@ -183,11 +187,11 @@ def _same_block(old: Block, new: Block, n_old_months: int) -> bool:
         and np.array_equal(old.weights, weights[:, :n_old_months])
         and not weights[:, n_old_months:].any()
         and np.array_equal(old.units, new.units)
-        and _same_labels(old.labels, new.labels)
+        and same_labels(old.labels, new.labels)
     )
 
 
-def _same_labels(old: pd.DataFrame, new: pd.DataFrame) -> bool:
+def same_labels(old: pd.DataFrame, new: pd.DataFrame) -> bool:
     """The same labels, whatever the unit of their dates (a panel read back from a run's
     file holds nanoseconds, a new one microseconds)."""
     old, new = old.reset_index(drop=True), new.reset_index(drop=True)

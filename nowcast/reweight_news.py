@@ -15,7 +15,13 @@ import pandas as pd
 from nowcast.forecast import ForecastPaths
 from nowcast.model.data import DRIVERS, FIGURE_KEY, ModelData
 from nowcast.model.evidence import REGISTRY
-from nowcast.reweight_draws import FLAT_LOG_RATIO, normalised, psis, weighted_quantile
+from nowcast.reweight_draws import (
+    FLAT_LOG_RATIO,
+    normalised,
+    psis,
+    same_labels,
+    weighted_quantile,
+)
 
 # Exact Shapley values need every subset of releases; beyond this many, releases of one file
 # are merged into one (2^12 subsets is about a second).
@@ -153,6 +159,13 @@ def releases(
         obs = kind.observed_name
         lo = _labels(old, kind.name) if obs in ll_old else _labels(old, "")
         ln = _labels(new, kind.name) if obs in ll_new else _labels(new, "")
+        if (
+            obs in ll_old
+            and obs in ll_new
+            and np.array_equal(ll_old[obs], ll_new[obs])
+            and same_labels(lo, ln)
+        ):
+            continue  # the same figures, the same log likelihood at every draw: nothing moved
         lo["_i"], ln["_i"] = range(len(lo)), range(len(ln))
         both = ln.merge(lo, on=FIGURE_KEY, how="outer", suffixes=("", "_old"), indicator=True)
         for _, row in both.iterrows():

@@ -402,6 +402,7 @@ def _update_nowcast(
                 at_draws=fitted.values,
                 evaluate=fitted.evaluate,
                 old_evaluator=old_evaluator,
+                data=fitted.data,
             )
             news, model, values = back.news, back.model, back.values
         except RefitNeeded:
