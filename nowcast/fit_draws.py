@@ -281,9 +281,12 @@ def evaluator_function(
     cache: bool = True,
 ):
     """The compiled function ``draws_evaluator`` calls, for compiling it in another process
-    (``nowcast.sidecar``) and passing it to ``draws_evaluator(function=...)`` there."""
+    (``nowcast.sidecar``) and passing it to ``draws_evaluator(function=...)`` there: ready to
+    be pickled (``fncache.drop_node_caches``)."""
     inputs, outputs = _evaluator_graphs(model, deterministics, log_likelihood, log_prior)
-    return compile_batched(inputs, outputs, cache=cache)
+    function = compile_batched(inputs, outputs, cache=cache)
+    fncache.drop_node_caches(function)
+    return function
 
 
 def draws_evaluator(

@@ -386,7 +386,6 @@ def previous_evaluator(
     (``previous_to_evaluate``) and the compiled function ``previous_log_likelihood``
     evaluates them with (``None`` when there are none), ready to be sent: a refit compiles it
     in the sidecar (``nowcast.sidecar``) while this process starts the fit."""
-    from nowcast import fncache
     from nowcast.fit_draws import evaluator_function
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
@@ -396,9 +395,7 @@ def previous_evaluator(
     if not names:
         return names, None
     model = build_model(spec, data_old)
-    function = evaluator_function(model, deterministics=False, log_likelihood=names, cache=False)
-    fncache.drop_node_caches(function)
-    return names, function
+    return names, evaluator_function(model, deterministics=False, log_likelihood=names, cache=False)
 
 
 def observed_variables(data: ModelData, spec: ModelSpec) -> list[str]:

@@ -290,15 +290,12 @@ def evaluator_job(panel: xr.Dataset, spec: Any, observed: Any = True) -> Any:
     log_prior=True, cache=False)`` for the model of ``spec`` on ``panel``, ready to be sent
     (what an update's fast path evaluates its carried draws with, compiled here while that
     process reads the previous run)."""
-    from nowcast import fncache
     from nowcast.fit_draws import evaluator_function
     from nowcast.model.build import build_model
     from nowcast.model.data import prepare
 
     model = build_model(spec, prepare(panel, spec))
-    function = evaluator_function(model, log_likelihood=observed, log_prior=True, cache=False)
-    fncache.drop_node_caches(function)
-    return function
+    return evaluator_function(model, log_likelihood=observed, log_prior=True, cache=False)
 
 
 def convergence_job(posterior: xr.Dataset, names: list[str]) -> pd.DataFrame:
