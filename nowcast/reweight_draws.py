@@ -218,13 +218,11 @@ def likelihoods_to_evaluate(old: ModelData, new: ModelData, spec: ModelSpec) -> 
     others' at a carried draw are the previous run's at the same draw
     (``unchanged_likelihoods`` checks it), and evaluating them was most of the update's
     compile and a third of its evaluation (measured on December's update)."""
+    from nowcast.model.build import used_kinds
+
     out = []
-    for kind in REGISTRY.values():
-        if not spec.uses(kind.switch):
-            continue
-        a, b = old.blocks.get(kind.name), new.blocks.get(kind.name)
-        if b is None or not b.n:
-            continue
+    for kind, b in used_kinds(spec, new):
+        a = old.blocks.get(kind.name)
         if a is None or not _same_block(a, b, len(old.months)):
             out.append(kind.observed_name)
     return out
